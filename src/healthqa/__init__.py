@@ -1,0 +1,44 @@
+"""healthqa: question answering with cited sources over health-industry news articles.
+
+    >>> from healthqa import search
+    >>> hits = search("What are pharma companies' digital-health priorities?", k=5)
+    >>> hits[0].article.title, hits[0].article.url, hits[0].text
+"""
+
+from .build import build
+from .embed import Encoder
+from .errors import (
+    ConfigError,
+    HealthQAError,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    IndexProblem,
+    SourceError,
+)
+from .index import Index, Manifest, search
+from .records import Article, BuildReport, Hit, Passage, Skipped
+from .settings import Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Article",
+    "BuildReport",
+    "ConfigError",
+    "Encoder",
+    "HealthQAError",
+    "Hit",
+    "Index",
+    "IndexCorrupt",
+    "IndexMismatch",
+    "IndexMissing",
+    "IndexProblem",
+    "Manifest",
+    "Passage",
+    "Settings",
+    "SourceError",
+    "Skipped",
+    "build",
+    "search",
+]

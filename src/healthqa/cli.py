@@ -1,0 +1,162 @@
+"""The `healthqa` command: parses flags into Settings, calls the library, prints. Library errors become one
+line on stderr and exit code 1; Ctrl-C exits 130 without touching the index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import HealthQAError
+from .settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env(
+            index_dir=args.index, model=getattr(args, "model", None), languages=getattr(args, "languages", None)
+        )
+        return args.run(args, settings)
+    except HealthQAError as exc:
+        print(f"healthqa: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("healthqa: interrupted; the index on disk is unchanged", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", metavar="DIR", help="index folder (default: $HEALTHQA_INDEX or ./index)")
+    common.add_argument("--model", metavar="NAME_OR_PATH", help="sentence-transformers model (default: the bundled all-MiniLM-L6-v2)")
+
+    parser = argparse.ArgumentParser(prog="healthqa", description="Question answering over health-industry news articles.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    build = commands.add_parser("build", parents=[common], help="build the index from HTML files and folders",
+                                description="Build the index from HTML files and folders (default: corpus/).")
+    build.add_argument("sources", nargs="*", default=["corpus"], metavar="SOURCE", help="HTML file or folder (recursive)")
+    build.add_argument("--languages", metavar="CODES", help="languages to index, comma-separated (default: en,fr)")
+    build.add_argument("--if-stale", action="store_true", help="do nothing when the index was built from the same inputs")
+    build.add_argument("--json", action="store_true", help="print the build report as JSON")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.set_defaults(run=_build)
+
+    search = commands.add_parser("search", parents=[common], help="passages closest to a query",
+                                 description="Print the passages closest in meaning to QUERY.")
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("--k", type=int, default=5, metavar="N", help="number of passages (default: 5)")
+    search.add_argument("--json", action="store_true", help="print the hits as JSON")
+    search.set_defaults(run=_search)
+
+    stats = commands.add_parser("stats", parents=[common], help="what the index holds",
+                                description="Articles, passages, languages, sites, model, build date, skipped inputs.")
+    stats.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    stats.set_defaults(run=_stats)
+    return parser
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from .build import build
+
+    with _ProgressBars(enabled=not (args.quiet or args.json)) as bars:
+        report = build(args.sources, settings=settings, progress=bars.update, if_stale=args.if_stale)
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    if report.unchanged:
+        print(f"Index at {report.index_dir} is up to date ({report.articles} articles, {report.passages} passages).")
+        return 0
+    rate = report.passages / report.timings["encode"] if report.timings.get("encode") else 0.0
+    print(f"Built {report.index_dir}: {report.articles} articles, {report.passages} passages in {report.seconds:.1f} s "
+          f"({rate:.1f} passages/s embedded).")
+    if report.skipped:
+        print(f"Skipped {len(report.skipped)} input(s):")
+        for item in report.skipped:
+            print(f"  {item.source}: {item.reason}")
+    return 0
+
+
+def _search(args: argparse.Namespace, settings: Settings) -> int:
+    from .index import Index
+
+    with Index.open(settings=settings) as index:
+        hits = index.search(args.query, k=args.k)
+    if args.json:
+        _print_json({"query": args.query, "k": args.k, "hits": [hit.to_dict() for hit in hits]})
+        return 0
+    if not hits:
+        print("No passage found.")
+    for hit in hits:
+        article = hit.article
+        meta = ", ".join(part for part in (article.site, article.date, article.language) if part)
+        print(f"{hit.rank}. [{hit.score:.3f}] {article.title} ({meta})")
+        if article.url:
+            print(f"   {article.url}")
+        print(textwrap.fill(hit.text, width=100, initial_indent="   ", subsequent_indent="   "))
+        print()
+    return 0
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from .index import Index
+
+    with Index.open(settings=settings) as index:
+        data = index.stats()
+    if args.json:
+        _print_json(data)
+        return 0
+    print(f"Index:      {data['index']} (format {data['format_version']}, built {data['built_at']})")
+    print(f"Model:      {data['model']} ({data['dimension']} dimensions)")
+    print(f"Articles:   {data['articles']}   Passages: {data['passages']}")
+    print(f"Languages:  {_counts(data['languages'])}")
+    print(f"Sites:      {_counts(data['sites'])}")
+    print(f"Dates:      {data['dates']['first']} to {data['dates']['last']}")
+    print(f"Skipped:    {len(data['skipped'])}")
+    for item in data["skipped"]:
+        print(f"  {item['source']}: {item['reason']}")
+    return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name or '?'} {count}" for name, count in counts.items())
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+class _ProgressBars:
+    """One tqdm bar per build stage, on stderr."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bars: dict[str, Any] = {}
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            for other in self._bars.values():
+                other.close()
+            bar = self._bars[stage] = tqdm(total=total, desc=stage.capitalize(), unit=" pages" if stage == "extracting" else " passages", file=sys.stderr, dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    def __enter__(self) -> "_ProgressBars":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for bar in self._bars.values():
+            bar.close()

@@ -1,0 +1,90 @@
+"""The records that flow through the pipeline: plain frozen dataclasses, no behaviour beyond conversion."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article as extracted from a page; `text` holds its paragraphs and headings, blank-line separated."""
+
+    id: str
+    url: str
+    title: str
+    text: str
+    site: str = ""
+    author: str = ""
+    date: str = ""  # ISO date (YYYY-MM-DD) or empty when the page gives none
+    language: str = ""  # ISO 639-1 code
+    source: str = ""  # where it was read from (file path or URL)
+
+    def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
+        data = asdict(self)
+        if not with_text:
+            del data["text"]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A sentence-aligned span of an article's text: `text == article.text[start:end]`."""
+
+    article_id: str
+    position: int  # order of the passage inside its article, from 0
+    text: str
+    start: int
+    end: int
+    heading: str = ""  # the section heading the passage sits under, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A passage retrieved for a query, with the article it belongs to."""
+
+    text: str
+    score: float
+    rank: int  # 1 for the best hit
+    passage: Passage
+    article: Article
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "text": self.text,
+            "heading": self.passage.heading,
+            "position": self.passage.position,
+            "start": self.passage.start,
+            "end": self.passage.end,
+            "article": self.article.to_dict(with_text=False),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An input that was not indexed, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What a build did: counts, time and every skipped input with its reason."""
+
+    index_dir: str
+    articles: int
+    passages: int
+    seconds: float
+    skipped: tuple[Skipped, ...] = field(default_factory=tuple)
+    # Seconds spent in each stage: extract, split, encode, write.
+    timings: dict[str, float] = field(default_factory=dict)
+    unchanged: bool = False  # True when an up-to-date index was kept as it was
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        data["timings"] = {stage: round(seconds, 3) for stage, seconds in self.timings.items()}
+        return data

@@ -1,0 +1,82 @@
+"""One settings object for the whole library: defaults, then HEALTHQA_* environment variables, then explicit
+overrides (CLI flags, keyword arguments). Nothing reads the environment anywhere else."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+ENV_PREFIX = "HEALTHQA_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    index_dir: Path = Path("index")
+    # Name or path of a sentence-transformers model; empty means the bundled all-MiniLM-L6-v2.
+    model: str = ""
+    # Languages that are indexed; pages in any other language are skipped with a reason.
+    languages: tuple[str, ...] = ("en", "fr")
+    # Pages whose extracted text has fewer words are not articles (empty pages, contact pages, cookie walls).
+    min_words: int = 120
+    # Upper bound of a passage in model tokens; it is lowered further when the model's window is smaller.
+    passage_tokens: int = 200
+    # Sentences carried over from the end of one passage to the start of the next, in tokens at most.
+    overlap_tokens: int = 40
+    batch_size: int = 32
+    # Number of passages returned by search() when the caller gives no k.
+    k: int = 5
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults ← HEALTHQA_* variables ← overrides (None values in overrides are ignored)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = ENV_PREFIX + ("INDEX" if f.name == "index_dir" else f.name.upper())
+            if environ.get(name, "").strip():
+                values[f.name] = _parse(f.name, environ[name].strip(), name)
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls().with_(**values)
+
+    def with_(self, **changes: Any) -> "Settings":
+        """A copy with some values changed, converted and checked."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        converted = {key: _convert(key, value) for key, value in changes.items()}
+        result = replace(self, **converted)
+        result._check()
+        return result
+
+    def _check(self) -> None:
+        for name in ("min_words", "passage_tokens", "batch_size", "k"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"setting {name} must be at least 1, not {getattr(self, name)}")
+        if self.overlap_tokens < 0 or self.overlap_tokens >= self.passage_tokens:
+            raise ConfigError("setting overlap_tokens must be between 0 and passage_tokens - 1")
+        if not self.languages:
+            raise ConfigError("setting languages needs at least one language code, e.g. en,fr")
+
+
+def _convert(name: str, value: Any) -> Any:
+    if name == "index_dir":
+        return Path(value)
+    if name == "languages":
+        if isinstance(value, str):
+            value = value.split(",")
+        return tuple(code.strip().lower() for code in value if code.strip())
+    if name in ("min_words", "passage_tokens", "overlap_tokens", "batch_size", "k"):
+        return int(value)
+    return value
+
+
+def _parse(name: str, raw: str, variable: str) -> Any:
+    try:
+        return _convert(name, raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {variable}={raw!r} is not a valid value") from None
