@@ -8,11 +8,11 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import py3langid
 import trafilatura
 from lxml.etree import _Element
 
 from .errors import SourceError
+from .language import detect_language
 from .records import Article
 from .settings import Settings
 
@@ -118,12 +118,6 @@ def decode_html(data: bytes, source: str) -> str:
         except (LookupError, UnicodeDecodeError):
             raise SourceError(source, f"undecodable bytes: not valid UTF-8 nor the declared charset '{charset}'") from None
     raise SourceError(source, "undecodable bytes: not valid UTF-8 and no charset declared")
-
-
-def detect_language(text: str) -> str:
-    """ISO 639-1 code of the text's language."""
-    language, _score = py3langid.classify(text[:5000])
-    return language
 
 
 def article_id(url: str, text: str) -> str:

@@ -15,14 +15,17 @@ import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .embed import Encoder, model_display_name
 from .errors import IndexCorrupt, IndexMismatch, IndexMissing
-from .records import Hit
+from .records import Filters, Hit
 from .settings import Settings
 from .store import Store
 from .vectors import VectorIndex
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -112,17 +115,20 @@ class Index:
         encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
         return cls(directory, manifest, store, vectors, encoder)
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The k passages closest in meaning to the query, best first."""
+    def search(self, query: str, k: int = 5, *, filters: Filters | None = None) -> list[Hit]:
+        """The k passages closest in meaning to the query, best first, among those that pass the filters."""
         query = query.strip()
         if not query or k < 1:
             return []
-        vector = self.encoder.encode_query(query)
+        return self.search_vector(self.encoder.encode_query(query), k, filters=filters)
+
+    def search_vector(self, vector: "np.ndarray", k: int, *, filters: Filters | None = None) -> list[Hit]:
         if vector.shape[0] != self.vectors.dimension:
             raise IndexMismatch(
                 f"the model gives vectors of {vector.shape[0]} dimensions but the index holds {self.vectors.dimension}; rebuild it"
             )
-        scores, ids = self.vectors.search(vector, k)
+        allowed = self.store.passage_ids(filters) if filters else None
+        scores, ids = self.vectors.search(vector, k, allowed)
         found = self.store.passages_with_articles([int(i) for i in ids if i >= 0])
         hits: list[Hit] = []
         for score, passage_id in zip(scores, ids):
@@ -157,8 +163,8 @@ _default_indexes: dict[tuple[str, str], Index] = {}
 _default_lock = threading.Lock()
 
 
-def search(query: str, k: int | None = None, *, index: str | Path | None = None, settings: Settings | None = None) -> list[Hit]:
-    """Search the default index (HEALTHQA_INDEX, else ./index); it is opened once per process and kept."""
+def default_index(index: str | Path | None = None, settings: Settings | None = None) -> Index:
+    """The index at `index` (default: HEALTHQA_INDEX, else ./index), opened once per process and kept."""
     settings = settings or Settings.from_env()
     directory = Path(index) if index is not None else settings.index_dir
     key = (str(directory.resolve()), settings.model)
@@ -166,7 +172,20 @@ def search(query: str, k: int | None = None, *, index: str | Path | None = None,
         opened = _default_indexes.get(key)
         if opened is None:
             opened = _default_indexes[key] = Index.open(directory, settings=settings)
-    return opened.search(query, k or settings.k)
+    return opened
+
+
+def search(
+    query: str,
+    k: int | None = None,
+    *,
+    filters: Filters | None = None,
+    index: str | Path | None = None,
+    settings: Settings | None = None,
+) -> list[Hit]:
+    """Search the default index; see default_index()."""
+    settings = settings or Settings.from_env()
+    return default_index(index, settings).search(query, k or settings.k, filters=filters)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -63,6 +63,66 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class Filters:
+    """Narrow retrieval to some sites, languages or a date range (ISO dates, both ends included)."""
+
+    sites: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    date_from: str = ""
+    date_to: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.sites or self.languages or self.date_from or self.date_to)
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Ties one answer sentence to the passage it is quoted from: `passage.text[start:end] == sentence`."""
+
+    marker: int  # the [n] shown after the sentence; sentences from one passage share it
+    sentence: str
+    start: int
+    end: int
+    passage: Passage
+    article: Article
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "marker": self.marker,
+            "sentence": self.sentence,
+            "start": self.start,
+            "end": self.end,
+            "passage": self.passage.text,
+            "heading": self.passage.heading,
+            "article": self.article.to_dict(with_text=False),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The reply to a question: text with [n] markers, its citations, the hits it drew on."""
+
+    question: str
+    text: str
+    language: str  # language of the question, used for everything the product writes itself
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    abstained: bool
+    note: str = ""  # a remark for the user, e.g. the question's language is not supported
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "language": self.language,
+            "abstained": self.abstained,
+            "note": self.note,
+            "citations": [c.to_dict() for c in self.citations],
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Skipped:
     """An input that was not indexed, and why."""
 

@@ -29,6 +29,12 @@ class Settings:
     batch_size: int = 32
     # Number of passages returned by search() when the caller gives no k.
     k: int = 5
+    # Answers: passages read, most sentences quoted, and how far below the best a quoted sentence may score.
+    answer_passages: int = 6
+    answer_sentences: int = 4
+    answer_margin: float = 0.06
+    # Below this similarity of the best passage the assistant says the articles do not cover the question.
+    min_score: float = 0.35
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -54,7 +60,7 @@ class Settings:
         return result
 
     def _check(self) -> None:
-        for name in ("min_words", "passage_tokens", "batch_size", "k"):
+        for name in ("min_words", "passage_tokens", "batch_size", "k", "answer_passages", "answer_sentences"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"setting {name} must be at least 1, not {getattr(self, name)}")
         if self.overlap_tokens < 0 or self.overlap_tokens >= self.passage_tokens:
@@ -70,8 +76,10 @@ def _convert(name: str, value: Any) -> Any:
         if isinstance(value, str):
             value = value.split(",")
         return tuple(code.strip().lower() for code in value if code.strip())
-    if name in ("min_words", "passage_tokens", "overlap_tokens", "batch_size", "k"):
+    if name in ("min_words", "passage_tokens", "overlap_tokens", "batch_size", "k", "answer_passages", "answer_sentences"):
         return int(value)
+    if name in ("answer_margin", "min_score"):
+        return float(value)
     return value
 
 

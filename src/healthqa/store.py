@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IndexCorrupt
-from .records import Article, Passage, Skipped
+from .records import Article, Filters, Passage, Skipped
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -81,10 +81,37 @@ class Store:
             )
         return {row[0]: (Passage(*row[1:7]), Article(*row[7:])) for row in rows}
 
+    def passage_ids(self, filters: Filters) -> list[int]:
+        """Ids of the passages whose article passes the filters."""
+        clauses, params = [], []
+        for column, values in (("site", filters.sites), ("language", filters.languages)):
+            if values:
+                clauses.append(f"a.{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        if filters.date_from:
+            clauses.append("a.date >= ?")
+            params.append(filters.date_from)
+        if filters.date_to:
+            clauses.append("a.date != '' AND a.date <= ?")
+            params.append(filters.date_to)
+        where = " AND ".join(clauses) or "1"
+        with self._lock:
+            rows = self._query(f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE {where}", params)
+        return [row[0] for row in rows]
+
     def article(self, article_id: str) -> Article | None:
         with self._lock:
             rows = self._query(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", [article_id])
         return Article(*rows[0]) if rows else None
+
+    def article_language(self, id_or_url: str) -> str:
+        """Language of the article with this id or URL, '' when no such article is stored."""
+        with self._lock:
+            rows = self._query(
+                "SELECT language FROM articles WHERE id = ? OR rtrim(lower(url), '/') = rtrim(lower(?), '/')",
+                [id_or_url, id_or_url],
+            )
+        return rows[0][0] if rows else ""
 
     def counts(self) -> tuple[int, int]:
         with self._lock:

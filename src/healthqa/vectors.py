@@ -44,8 +44,14 @@ class VectorIndex:
     def dimension(self) -> int:
         return int(self._index.d)
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of the k nearest passages, best first; ids of -1 mark missing results."""
+    def search(self, query: np.ndarray, k: int, allowed_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k nearest passages, best first, among `allowed_ids` when given; ids of -1 mark
+        missing results. The restriction happens inside the search, so k results come back whenever k exist."""
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        scores, ids = self._index.search(query, min(k, max(self.size, 1)))
+        params = None
+        if allowed_ids is not None:
+            if not allowed_ids:
+                return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64)))
+        scores, ids = self._index.search(query, min(k, max(self.size, 1)), params=params)
         return scores[0], ids[0]
