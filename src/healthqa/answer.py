@@ -4,7 +4,6 @@ quoted verbatim with [n] markers, or a plain statement that the articles do not 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from .index import Index, default_index
-from .language import foreign_language, language_name, reply_language
-from .messages import message
+from .language import foreign_language, reply_language
+from .messages import language_name, message
 from .passages import sentence_spans
 from .records import Answer, Citation, Filters, Hit
 from .settings import Settings
+from .terms import content_terms, fold, named_terms
 
 # A previous turn is a user question (str) or a chat message {"role": ..., "content": ...}.
 Turn = str | Mapping[str, object]
@@ -28,15 +28,6 @@ _ANAPHORA = re.compile(
     r"\b(they|them|their|these|those|it|its|this one|ils|elles|leur|leurs|ces|ceux|celles|eux|celui-ci|celle-ci|ce dernier)\b",
     re.IGNORECASE,
 )
-_TERM = re.compile(r"[\w%€$£-]+", re.UNICODE)
-_STOP_WORDS = frozenset(
-    """a an the of to in on for and or is are was were be been by with as at from that this what which who whom how why
-    when where do does did their its it they them have has had about into than then there these those will would can
-    could should le la les un une des du de d l et ou est sont été par pour avec dans sur au aux que qui quoi quel quelle
-    quels quelles comment pourquoi quand où ce cette ces leur leurs il elle ils elles ont a en se sa son ses plus""".split()
-)
-
-
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     hit: Hit
@@ -70,16 +61,28 @@ class Assistant:
         foreign = foreign_language(question)
         note = message(language, "foreign", language=language_name(foreign)) if foreign else ""
 
+        unknown = self.index.store.unknown_words([fold(word) for word in named_terms(question)])
+        if unknown:  # the question names something (a company, a product, a place) that no article mentions
+            return self._abstain(question, language, note, self.index.search(question, 12, filters=filters))
+
         query = retrieval_query(question, history)
         query_vector = self.index.encoder.encode_query(query)
         hits = self.index.search_vector(query_vector, self.settings.answer_passages, filters=filters)
         if not hits or hits[0].score < self.settings.min_score:
-            return Answer(question, message(language, "no_answer"), language, (), tuple(hits[:3]), True, note)
+            return self._abstain(question, language, note, hits)
 
         chosen = self._choose_sentences(question, query_vector, hits)
         citations = _cite(chosen)
         text = " ".join(f"{c.sentence} [{c.marker}]" for c in citations)
         return Answer(question, text, language, tuple(citations), tuple(hits), False, note)
+
+    def _abstain(self, question: str, language: str, note: str, hits: Sequence[Hit]) -> Answer:
+        """The plain statement, with the closest passages of up to three different articles as leads."""
+        leads: list[Hit] = []
+        for hit in hits:
+            if all(hit.article.id != lead.article.id for lead in leads):
+                leads.append(hit)
+        return Answer(question, message(language, "no_answer"), language, (), tuple(leads[:3]), True, note)
 
     def _choose_sentences(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[_Candidate]:
         """Score every sentence of the retrieved passages by closeness to the question, the strength of its
@@ -89,14 +92,15 @@ class Assistant:
         for hit in hits:
             for span in _passage_sentences(hit.text):
                 key = (hit.article.id, hit.passage.start + span[0])  # overlapping passages repeat sentences
-                if key not in seen and len(hit.text[span[0] : span[1]].split()) >= 4:
+                sentence = hit.text[span[0] : span[1]]
+                if key not in seen and len(sentence.split()) >= 4 and not sentence.rstrip("»”\"' ").endswith("?"):
                     seen.add(key)
                     spans.append((hit, *span))
         if not spans:
             return []
         vectors = self.index.encoder.encode([hit.text[start:end] for hit, start, end in spans])
         closeness = vectors @ query_vector
-        terms = _terms(question)
+        terms = content_terms(question)
         candidates = [
             _Candidate(hit, start, end, float(0.55 * close + 0.30 * hit.score + 0.15 * _coverage(terms, hit.text[start:end])), vector)
             for (hit, start, end), close, vector in zip(spans, closeness, vectors)
@@ -161,21 +165,8 @@ def _passage_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _terms(text: str) -> set[str]:
-    return {_fold(word) for word in _TERM.findall(text.lower()) if len(word) > 2 and word not in _STOP_WORDS}
-
-
 def _coverage(terms: set[str], sentence: str) -> float:
-    if not terms:
-        return 0.0
-    words = {_fold(word) for word in _TERM.findall(sentence.lower())}
-    return len(terms & words) / len(terms)
-
-
-def _fold(word: str) -> str:
-    """Accents off and a crude plural strip, so that 'priorités' meets 'priorite'."""
-    word = "".join(ch for ch in unicodedata.normalize("NFD", word) if unicodedata.category(ch) != "Mn")
-    return word[:-1] if len(word) > 4 and word.endswith("s") else word
+    return len(terms & content_terms(sentence)) / len(terms) if terms else 0.0
 
 
 def _is_user(turn: Turn) -> bool:

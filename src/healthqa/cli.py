@@ -57,6 +57,19 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the hits as JSON")
     search.set_defaults(run=_search)
 
+    ask = commands.add_parser("ask", parents=[common], help="answer a question with cited sources",
+                              description="Answer QUESTION from the articles, each sentence cited to its source.")
+    ask.add_argument("question", metavar="QUESTION")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(run=_ask)
+
+    serve = commands.add_parser("serve", parents=[common], help="serve the web chat",
+                                description="Serve the web chat (Gradio) over the index.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    serve.add_argument("--auth", metavar="USER:PASSWORD", help="require this user name and password")
+    serve.set_defaults(run=_serve)
+
     stats = commands.add_parser("stats", parents=[common], help="what the index holds",
                                 description="Articles, passages, languages, sites, model, build date, skipped inputs.")
     stats.add_argument("--json", action="store_true", help="print the statistics as JSON")
@@ -104,6 +117,54 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
         print(textwrap.fill(hit.text, width=100, initial_indent="   ", subsequent_indent="   "))
         print()
     return 0
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .answer import Assistant
+
+    assistant = Assistant.open(settings=settings)
+    reply = assistant.answer(args.question)
+    if args.json:
+        _print_json(reply.to_dict())
+        return 0
+    print(textwrap.fill(reply.text, width=100))
+    if reply.note:
+        print(f"\n({reply.note})")
+    if reply.citations:
+        print()
+        shown: set[int] = set()
+        for citation in reply.citations:
+            if citation.marker not in shown:
+                shown.add(citation.marker)
+                print(f"[{citation.marker}] {_describe(citation.article)}")
+    elif reply.hits:
+        print()
+        for hit in reply.hits:
+            print(f"- {_describe(hit.article)}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .answer import Assistant
+    from .errors import ConfigError
+
+    auth = None
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        if not user or not password:
+            raise ConfigError("--auth takes USER:PASSWORD")
+        auth = (user, password)
+    assistant = Assistant.open(settings=settings)
+    from .web import serve
+
+    print(f"Serving the chat on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    serve(assistant, host=args.host, port=args.port, auth=auth)
+    return 0
+
+
+def _describe(article: Any) -> str:
+    meta = ", ".join(part for part in (article.site, article.date) if part)
+    return f"{article.title} ({meta}) {article.url}".rstrip()
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:

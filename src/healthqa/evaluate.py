@@ -14,12 +14,15 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SourceError
 from .index import Index
 from .language import reply_language
 from .records import Article, Hit
+
+if TYPE_CHECKING:
+    from .answer import Assistant
 
 _SPACE = re.compile(r"\s+")
 
@@ -130,3 +133,34 @@ def _article_language(index: Index, question: Question) -> str:
             _language_cache[key] = index.store.article_language(reference) or "?"
         languages.add(_language_cache[key])
     return "/".join(sorted(languages)) or "?"
+
+
+def evaluate_answers(assistant: "Assistant", questions: Sequence[Question]) -> dict[str, Any]:
+    """How often answers cite an expected article, how often they abstain, whether every quote is verbatim."""
+    rows: dict[str, list[float]] = defaultdict(list)
+    latencies = []
+    quotes = verbatim = 0
+    for question in questions:
+        started = time.perf_counter()
+        reply = assistant.answer(question.question)
+        latencies.append(time.perf_counter() - started)
+        for citation in reply.citations:
+            quotes += 1
+            verbatim += (
+                citation.passage.text[citation.start : citation.end] == citation.sentence
+                and citation.passage.text == citation.article.text[citation.passage.start : citation.passage.end]
+            )
+        if not question.answerable:
+            rows["unanswerable_abstained"].append(float(reply.abstained))
+            continue
+        rows["answerable_answered"].append(float(not reply.abstained))
+        first_ok = bool(reply.citations) and question.expects(reply.citations[0].article)
+        any_ok = any(question.expects(c.article) for c in reply.citations)
+        for group in ("all", question.language):
+            rows[f"{group}:first_citation_expected"].append(float(first_ok))
+            rows[f"{group}:any_citation_expected"].append(float(any_ok))
+    report: dict[str, Any] = {name: round(sum(values) / len(values), 4) for name, values in sorted(rows.items())}
+    report["quotes"] = quotes
+    report["quotes_verbatim"] = verbatim
+    report["latency_ms_p50"] = round(1000 * statistics.median(latencies), 1) if latencies else None
+    return report

@@ -11,6 +11,7 @@ from typing import Any
 
 from .errors import IndexCorrupt
 from .records import Article, Filters, Passage, Skipped
+from .terms import vocabulary
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -23,6 +24,7 @@ CREATE TABLE passages (
 );
 CREATE INDEX passages_by_article ON passages(article_id, position);
 CREATE TABLE skipped (source TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE vocabulary (word TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 _ARTICLE_COLUMNS = "id, url, title, text, site, author, date, language, source"
 
@@ -47,6 +49,7 @@ class Store:
             connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
             connection.execute("SELECT count(*) FROM articles").fetchone()
             connection.execute("SELECT count(*) FROM passages").fetchone()
+            connection.execute("SELECT count(*) FROM vocabulary").fetchone()
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"the database {path} is damaged ({exc}); rebuild the index with `healthqa build`") from None
         return cls(connection, path)
@@ -66,6 +69,8 @@ class Store:
                 ((i, p.article_id, p.position, p.heading, p.start, p.end, p.text) for i, p in enumerate(passages)),
             )
             self._db.executemany("INSERT INTO skipped (source, reason) VALUES (?, ?)", ((s.source, s.reason) for s in skipped))
+            words = vocabulary(a.title + "\n" + a.text for a in articles)
+            self._db.executemany("INSERT INTO vocabulary (word) VALUES (?)", ((w,) for w in sorted(words)))
 
     def passages_with_articles(self, ids: Sequence[int]) -> dict[int, tuple[Passage, Article]]:
         """One query for all ids; ids that are not stored are absent from the result."""
@@ -103,6 +108,15 @@ class Store:
         with self._lock:
             rows = self._query(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", [article_id])
         return Article(*rows[0]) if rows else None
+
+    def unknown_words(self, folded_words: Sequence[str]) -> list[str]:
+        """Those of the (folded) words that no stored article contains."""
+        if not folded_words:
+            return []
+        marks = ",".join("?" * len(folded_words))
+        with self._lock:
+            known = {row[0] for row in self._query(f"SELECT word FROM vocabulary WHERE word IN ({marks})", list(folded_words))}
+        return [word for word in folded_words if word not in known]
 
     def article_language(self, id_or_url: str) -> str:
         """Language of the article with this id or URL, '' when no such article is stored."""
