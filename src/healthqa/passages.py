@@ -14,7 +14,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 # A sentence ends at . ! ? … (optionally followed by closing quotes or brackets), then white space, then
 # something that can open a sentence. Abbreviations and initials are checked separately.
-_BOUNDARY = re.compile(r"""[.!?…]+["'»”’)\]]*\s+(?=["'«“‘(\[]?\s?[A-ZÀ-ÖØ-Þ0-9])""")
+_BOUNDARY = re.compile(r"""[.!?…]+(?:[\u00a0\u202f ]?["'»”’)\]])*\s+(?=["'«“‘(\[]?\s?[A-ZÀ-ÖØ-Þ0-9])""")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st mt jr sr inc ltd co corp no vs etc e.g i.e cf fig approx dept est "
     "m mme mmes mlle mm pr me art p pp vol env av apr j.-c".split()

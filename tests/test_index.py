@@ -1,0 +1,132 @@
+"""Building, opening and damaging real indexes (real HTML, real model)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from healthqa import Index, IndexCorrupt, IndexMismatch, IndexMissing, Settings, SourceError, build
+from healthqa.index import MANIFEST
+
+from conftest import CORPUS, ROOT
+
+SMALL = [CORPUS / "medtechledger"]
+
+
+@pytest.fixture
+def small_index(settings: Settings, encoder) -> Settings:
+    build(SMALL, settings=settings, encoder=encoder)
+    return settings
+
+
+def test_round_trip(small_index: Settings, encoder):
+    with Index.open(small_index.index_dir, settings=small_index, encoder=encoder) as index:
+        hits = index.search("remote monitoring of heart failure patients", k=3)
+        assert [h.rank for h in hits] == [1, 2, 3]
+        assert hits[0].article.site == "MedTech Ledger"
+        assert "telemonitoring" in hits[0].article.title.lower()
+        assert hits[0].score >= hits[1].score >= hits[2].score
+        assert hits[0].text == hits[0].article.text[hits[0].passage.start : hits[0].passage.end]
+        stats = index.stats()
+    assert stats["articles"] == 11
+    assert {s["reason"].split(":")[0] for s in stats["skipped"]} == {"cookie or consent wall", "no main text found"}
+
+
+def test_manifest_records_what_was_built(small_index: Settings):
+    manifest = json.loads((small_index.index_dir / MANIFEST).read_text())
+    assert manifest["format_version"] == 1
+    assert manifest["model"] == "all-MiniLM-L6-v2"
+    assert manifest["dimension"] == 384
+    assert manifest["articles"] == 11 and manifest["passages"] > 11
+    assert len(manifest["corpus_fingerprint"]) == 64
+    assert manifest["built_at"]
+    files = {p.name for p in small_index.index_dir.iterdir()}
+    assert {manifest["vectors_file"], manifest["store_file"]} <= files
+    assert not any(name.endswith(".pkl") or name.endswith(".pickle") for name in files)
+
+
+def test_if_stale_keeps_an_up_to_date_index(small_index: Settings, encoder):
+    before = (small_index.index_dir / MANIFEST).read_text()
+    report = build(SMALL, settings=small_index, encoder=encoder, if_stale=True)
+    assert report.unchanged
+    assert (small_index.index_dir / MANIFEST).read_text() == before
+
+
+def test_duplicates_are_indexed_once(tmp_path: Path, settings: Settings, encoder):
+    source = CORPUS / "medtechledger" / "2022-06-kestrel-biosensing-series-b.html"
+    html = source.read_text(encoding="utf-8")
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "a.html").write_text(html, encoding="utf-8")
+    (tmp_path / "pages" / "b-same-url.html").write_text(html.replace("<title>", "<title>Copy "), encoding="utf-8")
+    (tmp_path / "pages" / "c-same-text.html").write_text(html.replace("kestrel-biosensing-series-b", "kestrel-copy"), encoding="utf-8")
+    report = build([tmp_path / "pages"], settings=settings, encoder=encoder)
+    assert report.articles == 1
+    reasons = sorted(s.reason for s in report.skipped)
+    assert reasons[0].startswith("duplicate of") and reasons[0].endswith("(same URL)")
+    assert reasons[1].endswith("(same text)")
+
+
+def test_no_article_keeps_the_old_index(small_index: Settings, encoder, tmp_path: Path):
+    before = (small_index.index_dir / MANIFEST).read_text()
+    with pytest.raises(SourceError, match="no article found"):
+        build([CORPUS / "medtechledger" / "page-empty.html"], settings=small_index, encoder=encoder)
+    assert (small_index.index_dir / MANIFEST).read_text() == before
+
+
+def test_missing_index(tmp_path: Path, encoder):
+    with pytest.raises(IndexMissing, match="healthqa build"):
+        Index.open(tmp_path / "nowhere", encoder=encoder)
+
+
+def test_other_model_or_format(small_index: Settings, encoder):
+    path = small_index.index_dir / MANIFEST
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "model": "some-other-model"}))
+    with pytest.raises(IndexMismatch, match="some-other-model"):
+        Index.open(small_index.index_dir, encoder=encoder)
+    path.write_text(json.dumps({**data, "format_version": 99}))
+    with pytest.raises(IndexMismatch, match="format version"):
+        Index.open(small_index.index_dir, encoder=encoder)
+    path.write_text("{ not json")
+    with pytest.raises(IndexCorrupt, match="rebuild"):
+        Index.open(small_index.index_dir, encoder=encoder)
+
+
+@pytest.mark.parametrize("kind", ["vectors_file", "store_file"])
+def test_damaged_files(small_index: Settings, encoder, kind):
+    manifest = json.loads((small_index.index_dir / MANIFEST).read_text())
+    target = small_index.index_dir / manifest[kind]
+    size = target.stat().st_size
+    target.write_bytes(b"\x00garbage" * (size // 8) + b"\x00" * (size % 8))  # same size, wrong bytes
+    with pytest.raises(IndexCorrupt, match="damaged"):
+        Index.open(small_index.index_dir, encoder=encoder)
+    target.write_bytes(b"short")
+    with pytest.raises(IndexCorrupt, match="size"):
+        Index.open(small_index.index_dir, encoder=encoder)
+
+
+def test_killed_build_leaves_the_previous_index_serving(small_index: Settings, encoder):
+    """SIGKILL a real `healthqa build` of the whole corpus while it embeds; the old index still opens and answers."""
+    before = (small_index.index_dir / MANIFEST).read_text()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "healthqa", "build", str(CORPUS), "--index", str(small_index.index_dir)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    progress = ""
+    while time.monotonic() < deadline and "Embedding" not in progress:
+        progress += process.stderr.read(64) or ""
+        if process.poll() is not None:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert "Embedding" in progress, "the build never reached the embedding stage"
+    assert (small_index.index_dir / MANIFEST).read_text() == before
+    with Index.open(small_index.index_dir, encoder=encoder) as index:
+        assert index.search("connected insulin pen", k=1)[0].article.site == "MedTech Ledger"
