@@ -3,8 +3,12 @@
     >>> from healthqa import search
     >>> hits = search("What are pharma companies' digital-health priorities?", k=5)
     >>> hits[0].article.title, hits[0].article.url, hits[0].text
+    >>> from healthqa import answer
+    >>> reply = answer("Quelles sont les priorités des laboratoires en santé numérique ?")
+    >>> reply.text, [(c.marker, c.article.title, c.sentence) for c in reply.citations]
 """
 
+from .answer import Assistant, answer
 from .build import build
 from .embed import Encoder
 from .errors import (
@@ -17,16 +21,20 @@ from .errors import (
     SourceError,
 )
 from .index import Index, Manifest, search
-from .records import Article, BuildReport, Hit, Passage, Skipped
+from .records import Answer, Article, BuildReport, Citation, Filters, Hit, Passage, Skipped
 from .settings import Settings
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Answer",
     "Article",
+    "Assistant",
     "BuildReport",
+    "Citation",
     "ConfigError",
     "Encoder",
+    "Filters",
     "HealthQAError",
     "Hit",
     "Index",
@@ -39,6 +47,7 @@ __all__ = [
     "Settings",
     "SourceError",
     "Skipped",
+    "answer",
     "build",
     "search",
 ]

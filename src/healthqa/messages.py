@@ -7,7 +7,7 @@ from .language import LANGUAGE_NAMES
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "no_answer": "The articles do not cover this question. The closest passages are shown below as leads.",
-        "foreign": "This question seems to be in {language}; answers come from English and French articles, so they may miss.",
+        "foreign": "This question seems to be in {name}; answers come from English and French articles, so they may miss.",
         "empty_question": "Please type a question.",
         "sources": "Sources",
         "leads": "Closest passages (leads, not answers)",
@@ -17,7 +17,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "fr": {
         "no_answer": "Les articles ne traitent pas de cette question. Les passages les plus proches sont indiqués ci-dessous, comme pistes.",
-        "foreign": "Cette question semble rédigée en {language} ; les réponses proviennent d'articles en français et en anglais et peuvent être imprécises.",
+        "foreign": "Cette question semble rédigée en {name} ; les réponses proviennent d'articles en français et en anglais et peuvent être imprécises.",
         "empty_question": "Veuillez saisir une question.",
         "sources": "Sources",
         "leads": "Passages les plus proches (pistes, pas des réponses)",

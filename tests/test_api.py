@@ -1,0 +1,31 @@
+import healthqa
+from healthqa import Index, answer, search
+
+from conftest import ROOT
+
+
+def test_all_is_complete_and_sorted():
+    public = {name for name in dir(healthqa) if not name.startswith("_")} - {
+        "build", "embed", "errors", "extract", "index", "records", "settings", "store", "vectors", "passages",
+        "answer", "language", "messages", "terms", "evaluate",
+    }
+    assert public <= set(healthqa.__all__) | {"build", "answer"}
+    assert healthqa.__all__ == sorted(healthqa.__all__)
+
+
+def test_search_and_answer_use_the_default_index_once(corpus_settings, corpus_index, monkeypatch):
+    monkeypatch.setenv("HEALTHQA_INDEX", str(corpus_settings.index_dir))
+    hits = search("What are pharma companies' digital-health priorities?", k=5)
+    assert len(hits) == 5
+    first = hits[0]
+    assert first.text and first.score > 0 and first.article.title and first.article.url and first.article.date
+    assert search("connected inhaler", k=1)[0].article is not None
+    from healthqa.index import default_index
+    assert default_index() is default_index()  # opened once per process
+    reply = answer("Who led Kestrel Bio-Sensing's Series B?")
+    assert reply.citations and isinstance(reply.to_dict()["citations"][0]["sentence"], str)
+
+
+def test_index_object_serves_many_queries(corpus_index: Index):
+    for query in ("telemonitoring", "essais cliniques décentralisés", "AI drug discovery milestones"):
+        assert len(corpus_index.search(query, k=3)) == 3
