@@ -46,7 +46,7 @@ def build(
         manifest = Manifest.read(settings.index_dir)
         return BuildReport(str(settings.index_dir), manifest.articles, manifest.passages, 0.0, unchanged=True)
 
-    report = _Progress(progress)
+    report = progress or _no_progress
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     articles, skipped = extract_all(files, settings, report)
@@ -182,13 +182,8 @@ def is_stale(index_dir: Path, fingerprint: str, settings: Settings) -> bool:
     return manifest.corpus_fingerprint != fingerprint or manifest.model != model_display_name(settings.model)
 
 
-class _Progress:
-    def __init__(self, callback: Progress | None) -> None:
-        self._callback = callback
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._callback:
-            self._callback(stage, done, total)
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
 
 
 def _title_context(title: str, encoder: Encoder) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,15 +47,13 @@ class Encoder:
             return self._model
 
     def _load(self) -> "SentenceTransformer":
-        # The bundled model is on disk: never let a missing file turn into a hub download.
-        if self.name == BUNDLED_MODEL:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # "Loading weights" bars would break the build's own
         try:
-            return SentenceTransformer(self._source, device="cpu")
+            # The bundled model is on disk: a missing file must fail here, never turn into a hub download.
+            return SentenceTransformer(self._source, device="cpu", local_files_only=self.name == BUNDLED_MODEL)
         except Exception as exc:
             raise ConfigError(
                 f"cannot load embedding model '{self.name}' ({type(exc).__name__}: {exc}); give a local "

@@ -77,7 +77,7 @@ def sources_html(reply: Answer) -> str:
     if not reply.citations:
         if not reply.hits:
             return ""
-        cards = [_card(f"hq-lead-{hit.rank}", f"{hit.rank}.", hit.article, _escaped(hit.text), reply.language) for hit in reply.hits]
+        cards = [_card(f"hq-lead-{hit.rank}", f"{hit.rank}.", hit.article, html.escape(hit.text), reply.language) for hit in reply.hits]
         return f'<h3>{html.escape(message(reply.language, "leads"))}</h3>' + "".join(cards)
     by_marker: dict[int, list[Citation]] = {}
     for citation in reply.citations:
@@ -112,10 +112,6 @@ def _highlighted(text: str, citations: Sequence[Citation]) -> str:
         position = citation.end
     pieces.append(html.escape(text[position:]))
     return "".join(pieces)
-
-
-def _escaped(text: str) -> str:
-    return html.escape(text)
 
 
 def parse_filters(sites: Sequence[str] | None, languages: Sequence[str] | None, date_from: str, date_to: str) -> Filters:
