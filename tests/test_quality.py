@@ -22,15 +22,19 @@ def test_the_labelled_questions_are_well_formed(corpus_index):
         for url in question.articles:
             language = corpus_index.store.article_language(url)
             assert language in ("en", "fr"), f"{url} is not in the index"
-        texts = [corpus_index.store.article(a).text for a in _ids(corpus_index, question.articles)]
+        texts = [corpus_index.store.find_article(url).text for url in question.articles]
         for phrase in question.answers:
             assert any(" ".join(phrase.split()) in " ".join(t.split()) for t in texts), phrase
 
 
+@pytest.fixture(scope="module")
+def retrieval_report(corpus_index):
+    return evaluate_retrieval(corpus_index, QUESTIONS, by_article=True)
+
+
 @pytest.mark.parametrize("group", sorted(HIT_AT_5_FLOORS))
-def test_expected_article_in_top_5(corpus_index, group):
-    report = _retrieval_report(corpus_index)
-    assert report[group]["recall@5"] >= HIT_AT_5_FLOORS[group], report[group]
+def test_expected_article_in_top_5(retrieval_report, group):
+    assert retrieval_report[group]["recall@5"] >= HIT_AT_5_FLOORS[group], retrieval_report[group]
 
 
 def test_answers_cite_expected_articles_and_quote_verbatim(corpus_index, corpus_settings):
@@ -41,18 +45,3 @@ def test_answers_cite_expected_articles_and_quote_verbatim(corpus_index, corpus_
     assert report["all:first_citation_expected"] >= 0.58
     assert report["answerable_answered"] >= 0.95
     assert report["unanswerable_abstained"] >= 0.75
-
-
-_cache: dict = {}
-
-
-def _retrieval_report(index):
-    if "report" not in _cache:
-        _cache["report"] = evaluate_retrieval(index, QUESTIONS, by_article=True)
-    return _cache["report"]
-
-
-def _ids(index, urls):
-    rows = index.store._query("SELECT id, url FROM articles")
-    wanted = {u.rstrip("/").lower() for u in urls}
-    return [id_ for id_, url in rows if url.rstrip("/").lower() in wanted]

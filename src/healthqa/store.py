@@ -118,14 +118,19 @@ class Store:
             known = {row[0] for row in self._query(f"SELECT word FROM vocabulary WHERE word IN ({marks})", list(folded_words))}
         return [word for word in folded_words if word not in known]
 
-    def article_language(self, id_or_url: str) -> str:
-        """Language of the article with this id or URL, '' when no such article is stored."""
+    def find_article(self, id_or_url: str) -> Article | None:
+        """The article with this id or (canonical) URL."""
         with self._lock:
             rows = self._query(
-                "SELECT language FROM articles WHERE id = ? OR rtrim(lower(url), '/') = rtrim(lower(?), '/')",
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ? OR rtrim(lower(url), '/') = rtrim(lower(?), '/')",
                 [id_or_url, id_or_url],
             )
-        return rows[0][0] if rows else ""
+        return Article(*rows[0]) if rows else None
+
+    def article_language(self, id_or_url: str) -> str:
+        """Language of the article with this id or URL, '' when no such article is stored."""
+        article = self.find_article(id_or_url)
+        return article.language if article else ""
 
     def counts(self) -> tuple[int, int]:
         with self._lock:
