@@ -122,16 +122,8 @@ def _scores(ranks: list[int | None], ks: Sequence[int]) -> dict[str, float]:
     return scores
 
 
-_language_cache: dict[tuple[int, str], str] = {}
-
-
 def _article_language(index: Index, question: Question) -> str:
-    languages = set()
-    for reference in question.articles:
-        key = (id(index), reference)
-        if key not in _language_cache:
-            _language_cache[key] = index.store.article_language(reference) or "?"
-        languages.add(_language_cache[key])
+    languages = {index.store.article_language(reference) or "?" for reference in question.articles}
     return "/".join(sorted(languages)) or "?"
 
 

@@ -104,11 +104,6 @@ class Store:
             rows = self._query(f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE {where}", params)
         return [row[0] for row in rows]
 
-    def article(self, article_id: str) -> Article | None:
-        with self._lock:
-            rows = self._query(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", [article_id])
-        return Article(*rows[0]) if rows else None
-
     def unknown_words(self, folded_words: Sequence[str]) -> list[str]:
         """Those of the (folded) words that no stored article contains."""
         if not folded_words:
