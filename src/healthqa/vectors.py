@@ -1,7 +1,22 @@
-"""Passage vectors in FAISS. The only module that imports faiss; ids are the passages' store ids."""
+"""Passage vectors in FAISS. The only module that imports faiss; ids are the passages' store ids.
+
+Vectors are L2-normalised float32, so inner product is cosine similarity. The kind of index depends on the
+number of passages (`VectorIndex.build(..., kind="auto")`):
+
+    flat        exact search (IndexFlatIP); up to FLAT_MAX_PASSAGES passages
+    hnsw_fp16   HNSW graph over vectors stored as float16; above FLAT_MAX_PASSAGES (the "auto" choice)
+    hnsw        HNSW graph over float32 vectors: same recall as hnsw_fp16, twice the vector memory
+    hnsw_sq8    HNSW graph over 8-bit scalar-quantised vectors: least memory, lower recall
+
+Every kind sits in an IndexIDMap2, so results carry the store ids and a vector can be fetched by id.
+The constants below were chosen with bench/scale.py; the figures they cite come from it (see its docstring
+for how its synthetic vectors are made)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
@@ -9,32 +24,107 @@ import numpy as np
 
 from .errors import IndexCorrupt
 
+KINDS = ("flat", "hnsw", "hnsw_fp16", "hnsw_sq8")
+
+# "auto" builds an exact flat index up to this many passages and AUTO_APPROXIMATE above. Measured with one
+# thread on 512-d vectors (bench/scale.py, this 2-core machine, shared): flat search p50 FLAT_FIGURES.
+FLAT_MAX_PASSAGES = 50_000
+AUTO_APPROXIMATE = "hnsw_fp16"
+
+# HNSW parameters. HNSW_FIGURES
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 100
+HNSW_EF_SEARCH = 192
+
+# A filtered search over at most this many allowed ids scores those vectors exactly (fetched by id) instead of
+# walking the graph with a selector, which may return fewer than k results when the allowed set is small.
+# FILTER_FIGURES
+EXACT_FILTER_MAX = 50_000
+# Walking the graph with a selector keeps fewer candidates per step the smaller the allowed share, so efSearch
+# grows as HNSW_EF_SEARCH / share, up to this bound; if the walk still yields fewer than k results, the search
+# falls back to exact scoring of the allowed vectors.
+FILTER_EF_SEARCH_MAX = 1024
+
+# Single-query search runs on one OpenMP thread: on this machine a flat search of one query over 100k vectors
+# took SINGLE_THREAD_FIGURES. HNSW search of one query is single-threaded anyway.
+SEARCH_THREADS = 1
+
+_QUANTIZERS = {"hnsw_fp16": faiss.ScalarQuantizer.QT_fp16, "hnsw_sq8": faiss.ScalarQuantizer.QT_8bit}
+# Training a scalar quantiser only needs the value range of each dimension; a sample is plenty.
+_TRAIN_SAMPLE = 100_000
+
+
+@contextmanager
+def _omp_threads(count: int) -> Iterator[None]:
+    """OpenMP threads for the calling thread only (libgomp keeps the setting per thread)."""
+    previous = faiss.omp_get_max_threads()
+    if previous == count:
+        yield
+        return
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
+
 
 class VectorIndex:
-    """Inner product over L2-normalised vectors, i.e. cosine similarity; exact search."""
+    """Cosine similarity search over passage vectors, exact (flat) or approximate (HNSW)."""
 
     def __init__(self, index: faiss.Index) -> None:
-        self._index = index
+        self._owner = index  # the proxies below do not own the C++ objects: this one must outlive them
+        self._kind, self._index, self._inner, self._storage = _describe(index)
+        self._labels: np.ndarray | None = None  # position -> id, read from the IndexIDMap2 when first needed
+        self._labels_lock = threading.Lock()
+        self.ef_search = HNSW_EF_SEARCH
+
+    # ---------------------------------------------------------------- building, loading, saving
 
     @classmethod
-    def build(cls, vectors: np.ndarray, ids: np.ndarray | None = None) -> "VectorIndex":
+    def build(cls, vectors: np.ndarray, ids: np.ndarray | Sequence[int] | None = None, *, kind: str = "auto") -> "VectorIndex":
+        """An index of `vectors` (rows, L2-normalised) under `ids` (default 0..n-1). `kind` is one of KINDS or
+        "auto": flat up to FLAT_MAX_PASSAGES vectors, AUTO_APPROXIMATE above."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
-        if ids is None:
-            ids = np.arange(len(vectors), dtype=np.int64)
-        index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+        if vectors.ndim != 2:
+            raise ValueError(f"vectors must be a 2-d array, not {vectors.ndim}-d")
+        count, dimension = vectors.shape
+        ids = np.arange(count, dtype=np.int64) if ids is None else np.ascontiguousarray(ids, dtype=np.int64)
+        if ids.shape != (count,):
+            raise ValueError(f"{len(ids)} ids for {count} vectors")
+        kind = choose_kind(count) if kind == "auto" else kind
+        if kind not in KINDS:
+            raise ValueError(f"unknown index kind {kind!r}: choose one of auto, {', '.join(KINDS)}")
+        if kind == "flat":
+            inner = faiss.IndexFlatIP(dimension)
+        else:
+            if kind == "hnsw":
+                inner = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            else:
+                inner = faiss.IndexHNSWSQ(dimension, _QUANTIZERS[kind], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            inner.hnsw.efSearch = HNSW_EF_SEARCH
+            if not inner.is_trained:
+                sample = vectors
+                if count > _TRAIN_SAMPLE:
+                    chosen = np.random.default_rng(0).choice(count, _TRAIN_SAMPLE, replace=False)
+                    sample = vectors[np.sort(chosen)]
+                inner.train(sample)
+        index = faiss.IndexIDMap2(inner)
+        index.add_with_ids(vectors, ids)  # all cores (OpenMP default)
         return cls(index)
 
     @classmethod
     def load(cls, path: Path) -> "VectorIndex":
         try:
             return cls(faiss.read_index(str(path)))
-        except Exception as exc:  # faiss raises RuntimeError with a C++ trace
+        except Exception as exc:  # faiss raises RuntimeError with a C++ trace; _describe raises ValueError
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise IndexCorrupt(f"the vector file {path} is damaged ({first_line}); rebuild the index with `healthqa build`") from None
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
+
+    # ---------------------------------------------------------------- description
 
     @property
     def size(self) -> int:
@@ -44,14 +134,127 @@ class VectorIndex:
     def dimension(self) -> int:
         return int(self._index.d)
 
-    def search(self, query: np.ndarray, k: int, allowed_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def kind(self) -> str:
+        """One of KINDS: "flat", "hnsw", "hnsw_fp16", "hnsw_sq8"."""
+        return self._kind
+
+    @property
+    def exact(self) -> bool:
+        return self._kind == "flat"
+
+    # ---------------------------------------------------------------- vectors back
+
+    def ids(self) -> np.ndarray:
+        """The ids in the order the vectors were added (int64, a copy)."""
+        return self._positions_to_ids().copy()
+
+    def vectors(self, ids: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The stored vectors of `ids` (float32 rows, in the order given; float16/8-bit kinds give them back
+        decoded, so slightly rounded). An id the index lacks raises KeyError."""
+        wanted = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+        if len(wanted) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        try:
+            with _omp_threads(SEARCH_THREADS):
+                return self._index.reconstruct_batch(wanted)
+        except RuntimeError:
+            missing = np.setdiff1d(wanted, self._positions_to_ids())
+            raise KeyError(f"{len(missing)} ids are not in the vector index, e.g. {missing[:5].tolist()}") from None
+
+    def reconstruct_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of the whole index, in the order they were added, e.g. to rebuild it as another kind."""
+        vectors = self._storage.reconstruct_n(0, self.size) if self.size else np.zeros((0, self.dimension), np.float32)
+        return self.ids(), vectors
+
+    # ---------------------------------------------------------------- search
+
+    def search(self, query: np.ndarray, k: int, allowed_ids: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the k nearest passages, best first, among `allowed_ids` when given; ids of -1 mark
         missing results. The restriction happens inside the search, so k results come back whenever k exist."""
-        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        params = None
+        query = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, -1))
+        k = min(int(k), self.size)
         if allowed_ids is not None:
-            if not allowed_ids:
+            allowed = np.asarray(allowed_ids, dtype=np.int64).reshape(-1)
+            if len(allowed) == 0:
                 return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64)))
-        scores, ids = self._index.search(query, min(k, max(self.size, 1)), params=params)
+        if k < 1:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        with _omp_threads(SEARCH_THREADS):
+            if allowed_ids is None:
+                params = None if self.exact else faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+                scores, ids = self._index.search(query, k, params=params)
+                return scores[0], ids[0]
+            if self.exact or len(allowed) <= EXACT_FILTER_MAX:
+                return self._search_exact_among(query, k, allowed)
+            return self._search_graph_among(query, k, allowed)
+
+    def _search_graph_among(self, query: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """HNSW walk that only returns allowed ids; exact scoring of the allowed vectors if it finds too few."""
+        selector, _keep_alive = _selector(allowed)
+        share = min(1.0, len(allowed) / max(self.size, 1))
+        ef = int(min(FILTER_EF_SEARCH_MAX, max(self.ef_search, k) / share))
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(ef, k))
+        scores, ids = self._index.search(query, k, params=params)
+        if int((ids[0] >= 0).sum()) < min(k, len(allowed)):
+            return self._search_exact_among(query, k, allowed)
         return scores[0], ids[0]
+
+    def _search_exact_among(self, query: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact scores of the allowed vectors, k best first, padded with -1: a scan of the stored vectors (flat
+        or the HNSW graph's storage) that scores only those whose id the selector lets through."""
+        selector, _keep_alive = _selector(allowed)
+        if self.exact:
+            scores, ids = self._index.search(query, k, params=faiss.SearchParameters(sel=selector))
+            return scores[0], ids[0]
+        # The storage knows positions, not ids: translate each position through the IndexIDMap2's id_map.
+        translated = faiss.IDSelectorTranslated(self._index.id_map, selector)
+        scores, positions = self._storage.search(query, k, params=faiss.SearchParameters(sel=translated))
+        labels = self._positions_to_ids()
+        return scores[0], np.where(positions[0] >= 0, labels[np.maximum(positions[0], 0)], -1)
+
+    def _positions_to_ids(self) -> np.ndarray:
+        with self._labels_lock:
+            if self._labels is None or len(self._labels) != self.size:
+                self._labels = faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False)
+            return self._labels
+
+
+def choose_kind(count: int) -> str:
+    """The kind "auto" builds for `count` vectors."""
+    return "flat" if count <= FLAT_MAX_PASSAGES else AUTO_APPROXIMATE
+
+
+def _selector(allowed: np.ndarray) -> tuple[faiss.IDSelector, object]:
+    """A selector of the allowed ids, and what must stay alive while it is used. A bitmap when the ids are small
+    non-negative numbers (store ids are): built in numpy, far faster than IDSelectorBatch's hash set for large
+    sets."""
+    low, high = int(allowed.min()), int(allowed.max())
+    if low >= 0 and high < max(1 << 24, 16 * len(allowed)):
+        bits = np.zeros(high + 1, dtype=bool)
+        bits[allowed] = True
+        bitmap = np.packbits(bits, bitorder="little")
+        return faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap)), bitmap
+    return faiss.IDSelectorBatch(allowed), None
+
+
+def _describe(index: faiss.Index) -> tuple[str, faiss.IndexIDMap2, faiss.Index, faiss.Index]:
+    """(kind, the index, its inner index, its vector storage) of an index this module wrote; ValueError for
+    anything else."""
+    index = faiss.downcast_index(index)
+    if not isinstance(index, faiss.IndexIDMap2):
+        raise ValueError(f"unexpected index type {type(index).__name__}")
+    inner = faiss.downcast_index(index.index)
+    if inner.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise ValueError("the index does not use inner product")
+    if isinstance(inner, faiss.IndexFlat):
+        return "flat", index, inner, inner
+    if isinstance(inner, faiss.IndexHNSW):
+        storage = faiss.downcast_index(inner.storage)
+        if isinstance(storage, faiss.IndexFlat):
+            return "hnsw", index, inner, storage
+        if isinstance(storage, faiss.IndexScalarQuantizer):
+            for kind, qtype in _QUANTIZERS.items():
+                if storage.sq.qtype == qtype:
+                    return kind, index, inner, storage
+    raise ValueError(f"unexpected index type {type(inner).__name__}")
