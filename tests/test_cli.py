@@ -18,24 +18,54 @@ def test_build_search_stats_json(tmp_path, capsys):
     assert main(["build", str(CORPUS / "medtechledger"), "--index", index, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["articles"] == 11 and report["passages"] > 11
-    assert set(report["timings"]) == {"extract", "split", "encode", "write"}
+    assert set(report["timings"]) == {"extract", "split", "encode", "index", "write"}
     assert {s["source"].rsplit("/", 1)[-1] for s in report["skipped"]} == {"page-cookie-wall.html", "page-empty.html"}
 
     assert main(["search", "connected insulin pen price", "--k", "2", "--json", "--index", index]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["k"] == 2 and len(result["hits"]) == 2
     hit = result["hits"][0]
-    assert set(hit) == {"rank", "score", "text", "heading", "position", "start", "end", "article"}
+    assert set(hit) == {"rank", "score", "similarity", "text", "heading", "position", "start", "end", "article"}
     assert set(hit["article"]) == {"id", "url", "title", "site", "author", "date", "language", "source"}
 
     assert main(["stats", "--json", "--index", index]) == 0
     stats = json.loads(capsys.readouterr().out)
-    assert stats["articles"] == 11 and stats["languages"] == {"en": 11} and stats["model"] == "all-MiniLM-L6-v2"
+    assert stats["articles"] == 11 and stats["languages"] == {"en": 11} and stats["model"] == "use-multilingual-v3" and stats["retrieval"] == "hybrid"
     assert len(stats["skipped"]) == 2
 
     assert main(["ask", "Who led Kestrel Bio-Sensing's Series B?", "--json", "--index", index]) == 0
     reply = json.loads(capsys.readouterr().out)
     assert not reply["abstained"] and reply["citations"][0]["article"]["site"] == "MedTech Ledger"
+
+
+def test_eval_compares_retrievals(tmp_path, capsys):
+    index = str(tmp_path / "idx")
+    assert main(["build", str(CORPUS / "medtechledger"), "--index", index, "--quiet"]) == 0
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "Who led Kestrel Bio-Sensing\'s Series B?", "answers": ["Harrowgate Ventures"], "language": "en", "extra": 1}\n'
+        '\n{"question": "Quel fonds a mené la série B de Kestrel Bio-Sensing ?", "answers": ["Harrowgate Ventures"]}\n'
+        '{"question": "Unrelated", "answerable": false}\n'
+    )
+    capsys.readouterr()
+    assert main(["eval", str(questions), "--index", index, "--k", "1,3", "--compare", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ks"] == [1, 3]
+    assert list(report["reports"]) == ["hybrid:language-aware", "lexical", "dense", "hybrid:weighted", "hybrid:rrf"]
+    default = report["reports"]["hybrid:language-aware"]
+    assert default["all"]["questions"] == 2 and set(default) >= {"all", "en", "fr", "en->?", "fr->?"}
+    assert set(default["all"]) == {"questions", "recall@1", "recall@3", "mrr@10"}
+
+    assert main(["eval", str(questions), "--index", index]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split() == ["retrieval", "questions", "n", "recall@1", "recall@5", "recall@10", "mrr@10"]
+    assert "hybrid:language-aware" in table and "lexical" not in table
+
+    assert main(["eval", str(questions), "--index", index, "--k", "five"]) == 1
+    assert "--k takes comma-separated whole numbers" in capsys.readouterr().err
+    questions.write_text('{"answers": ["x"]}\n')
+    assert main(["eval", str(questions), "--index", index]) == 1
+    assert capsys.readouterr().err.strip().endswith("q.jsonl:1: not a JSON object with a 'question' string")
 
 
 def test_index_from_environment(tmp_path, capsys, monkeypatch):

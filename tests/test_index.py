@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from healthqa import Index, IndexCorrupt, IndexMismatch, IndexMissing, Settings, SourceError, build
-from healthqa.index import MANIFEST
+from healthqa.index import FORMAT_VERSION, MANIFEST
 
 from conftest import CORPUS, ROOT
 
@@ -39,14 +39,14 @@ def test_round_trip(small_index: Settings, encoder):
 
 def test_manifest_records_what_was_built(small_index: Settings):
     manifest = json.loads((small_index.index_dir / MANIFEST).read_text())
-    assert manifest["format_version"] == 1
-    assert manifest["model"] == "all-MiniLM-L6-v2"
-    assert manifest["dimension"] == 384
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["model"] == "use-multilingual-v3"
+    assert manifest["dimension"] == 512
     assert manifest["articles"] == 11 and manifest["passages"] > 11
     assert len(manifest["corpus_fingerprint"]) == 64
     assert manifest["built_at"]
     files = {p.name for p in small_index.index_dir.iterdir()}
-    assert {manifest["vectors_file"], manifest["store_file"]} <= files
+    assert {manifest["vectors_file"], manifest["lexical_dir"], manifest["store_file"]} <= files
     assert not any(name.endswith(".pkl") or name.endswith(".pickle") for name in files)
 
 
@@ -108,6 +108,30 @@ def test_damaged_files(small_index: Settings, encoder, kind):
     target.write_bytes(b"short")
     with pytest.raises(IndexCorrupt, match="size"):
         Index.open(small_index.index_dir, encoder=encoder)
+
+
+def test_damaged_lexical_index(small_index: Settings, encoder):
+    manifest = json.loads((small_index.index_dir / MANIFEST).read_text())
+    files = sorted(p for p in (small_index.index_dir / manifest["lexical_dir"]).iterdir() if p.suffix == ".npy")
+    target = files[0]
+    target.write_bytes(b"\x00" * target.stat().st_size)  # same size, not a numpy file any more
+    with pytest.raises(IndexCorrupt, match="lexical index .* is damaged"):
+        Index.open(small_index.index_dir, encoder=encoder)
+
+
+def test_a_sentence_transformers_model_by_name(tmp_path: Path):
+    """The bundled all-MiniLM-L6-v2 stays selectable: its own dimension, tokenizer and a working search."""
+    from healthqa import Encoder
+
+    settings = Settings(index_dir=tmp_path / "minilm", model="all-MiniLM-L6-v2")
+    encoder = Encoder(settings.model)
+    build(SMALL, settings=settings, encoder=encoder)
+    with Index.open(settings.index_dir, settings=settings, encoder=encoder) as index:
+        assert index.manifest.model == "all-MiniLM-L6-v2" and index.vectors.dimension == 384
+        hits = index.search("connected insulin pen price", 3)
+        assert hits and all(0 < hit.similarity <= 1 for hit in hits)
+    with pytest.raises(IndexMismatch, match="all-MiniLM-L6-v2"):
+        Index.open(settings.index_dir)  # the default model is configured, not the one it was built with
 
 
 def test_killed_build_leaves_the_previous_index_serving(small_index: Settings, encoder):

@@ -71,9 +71,8 @@ class Assistant:
 
         query = retrieval_query(question, history)
         query_vector = self.index.encoder.encode_query(query)
-        hits = _per_article(self.index.search_vector(query_vector, self.settings.answer_passages * 4, filters=filters),
-                            self.settings.answer_passages, per_article=2)
-        if not hits or hits[0].score < self.settings.min_score:
+        hits = self.index.search(query, self.settings.answer_passages, filters=filters, vector=query_vector)
+        if not hits or max(hit.similarity for hit in hits) < self.settings.min_score:
             return self._abstain(question, language, note, hits)
 
         chosen = self._choose_sentences(question, query_vector, hits)
@@ -107,7 +106,7 @@ class Assistant:
         closeness = vectors @ query_vector
         terms = content_terms(question)
         candidates = [
-            _Candidate(hit, start, end, float(W_SENTENCE * close + W_PASSAGE * hit.score + W_TERMS * _coverage(terms, hit.text[start:end])), vector)
+            _Candidate(hit, start, end, float(W_SENTENCE * close + W_PASSAGE * hit.similarity + W_TERMS * _coverage(terms, hit.text[start:end])), vector)
             for (hit, start, end), close, vector in zip(spans, closeness, vectors)
         ]
         candidates.sort(key=lambda c: c.score, reverse=True)
@@ -132,20 +131,6 @@ def answer(
     """Answer from the default index (opened once per process); see Assistant.answer()."""
     settings = settings or Settings.from_env()
     return Assistant(default_index(index, settings), settings).answer(question, history=history, filters=filters)
-
-
-def _per_article(hits: Sequence[Hit], limit: int, per_article: int) -> list[Hit]:
-    """The best hits with at most `per_article` passages of any one article, so that one story cannot crowd out
-    the others."""
-    kept: list[Hit] = []
-    counts: dict[str, int] = {}
-    for hit in hits:
-        if counts.get(hit.article.id, 0) < per_article:
-            counts[hit.article.id] = counts.get(hit.article.id, 0) + 1
-            kept.append(hit)
-            if len(kept) == limit:
-                break
-    return kept
 
 
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,7 +17,8 @@ from pathlib import Path
 from .embed import Encoder, model_display_name
 from .errors import HealthQAError, IndexProblem, SourceError
 from .extract import extract_file, iter_html_files, text_fingerprint
-from .index import FORMAT_VERSION, MANIFEST, Manifest
+from .index import FORMAT_VERSION, MANIFEST, Manifest, disk_size
+from .lexical import LexicalIndex, analyse
 from .passages import split_passages
 from .records import Article, BuildReport, Passage, Skipped
 from .settings import Settings
@@ -73,7 +75,12 @@ def build(
     timings["encode"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    publish(settings.index_dir, articles, passages, skipped, VectorIndex.build(vectors), encoder, fingerprint)
+    vector_index = VectorIndex.build(vectors)
+    lexical_index = lexical_index_of(articles, passages)
+    timings["index"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    publish(settings.index_dir, articles, passages, skipped, vector_index, lexical_index, encoder, fingerprint)
     timings["write"] = time.perf_counter() - clock
     return BuildReport(
         str(settings.index_dir), len(articles), len(passages), time.perf_counter() - started, tuple(skipped), timings
@@ -122,12 +129,19 @@ def make_passages(articles: Iterable[Article], encoder: Encoder, settings: Setti
     return passages, inputs
 
 
+def lexical_index_of(articles: Iterable[Article], passages: Sequence[Passage]) -> LexicalIndex:
+    """Each passage's terms analysed in its article's language."""
+    languages = {article.id: article.language for article in articles}
+    return LexicalIndex.build([analyse(p.text, languages.get(p.article_id, "")) for p in passages])
+
+
 def publish(
     index_dir: Path,
     articles: Sequence[Article],
     passages: Sequence[Passage],
     skipped: Sequence[Skipped],
     vectors: VectorIndex,
+    lexical: LexicalIndex,
     encoder: Encoder,
     fingerprint: str,
 ) -> Manifest:
@@ -136,18 +150,22 @@ def publish(
     with _exclusive(index_dir):
         generation = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         vectors_file, store_file = f"vectors-{generation}.faiss", f"store-{generation}.sqlite"
+        lexical_dir = f"lexical-{generation}"
         temporary_store = index_dir / f".{store_file}.tmp"
         temporary_vectors = index_dir / f".{vectors_file}.tmp"
+        temporary_lexical = index_dir / f".{lexical_dir}.tmp"
         store = Store.create(temporary_store)
         try:
             store.write(articles, passages, skipped)
         finally:
             store.close()
         vectors.save(temporary_vectors)
-        for path in (temporary_store, temporary_vectors):
+        lexical.save(temporary_lexical)
+        for path in (temporary_store, temporary_vectors, *sorted(temporary_lexical.iterdir())):
             _fsync_file(path)
         os.replace(temporary_store, index_dir / store_file)
         os.replace(temporary_vectors, index_dir / vectors_file)
+        os.replace(temporary_lexical, index_dir / lexical_dir)
         previous = _current_generation_files(index_dir)
         manifest = Manifest(
             format_version=FORMAT_VERSION,
@@ -159,11 +177,16 @@ def publish(
             corpus_fingerprint=fingerprint,
             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             vectors_file=vectors_file,
+            lexical_dir=lexical_dir,
             store_file=store_file,
-            sizes={"vectors": (index_dir / vectors_file).stat().st_size, "store": (index_dir / store_file).stat().st_size},
+            sizes={
+                "vectors": disk_size(index_dir / vectors_file),
+                "lexical": disk_size(index_dir / lexical_dir),
+                "store": disk_size(index_dir / store_file),
+            },
         )
         manifest.write(index_dir)
-        _remove_old_generations(index_dir, keep={vectors_file, store_file, *previous})
+        _remove_old_generations(index_dir, keep={vectors_file, lexical_dir, store_file, *previous})
     return manifest
 
 
@@ -213,17 +236,17 @@ def _current_generation_files(index_dir: Path) -> set[str]:
         manifest = Manifest.read(index_dir)
     except IndexProblem:
         return set()
-    return {manifest.vectors_file, manifest.store_file}
+    return {manifest.vectors_file, manifest.lexical_dir, manifest.store_file}
 
 
 def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
     """Keeps the new and the previous generation (a reader may be opening it right now)."""
     for path in index_dir.iterdir():
         name = path.name
-        generated = name.startswith(("vectors-", "store-", ".vectors-", ".store-"))
-        if generated and name not in keep and not name.startswith(".manifest"):
+        generated = name.startswith(("vectors-", "store-", "lexical-", ".vectors-", ".store-", ".lexical-"))
+        if generated and name not in keep:
             try:
-                path.unlink()
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
             except OSError:
                 pass
 

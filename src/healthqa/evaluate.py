@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SourceError
+from .fusion import FUSIONS
 from .index import Index
 from .language import reply_language
 from .records import Article, Hit
@@ -112,6 +113,23 @@ def evaluate_retrieval(
     report = {group: _scores(ranks, ks) for group, ranks in sorted(groups.items())}
     report["latency_ms_p50"] = round(1000 * statistics.median(latencies), 2) if latencies else None
     return report
+
+
+def compare_retrieval(
+    index: Index, questions: Sequence[Question], *, ks: Sequence[int] = (1, 5, 10), by_article: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The same report for BM25 alone, dense alone and each way of fusing them, the configured one first."""
+    configured = f"hybrid:{index.settings.fusion}"
+    names = [configured, "lexical", "dense"] + [f"hybrid:{name}" for name in FUSIONS if f"hybrid:{name}" != configured]
+    reports = {}
+    for name in names:
+        mode, _, fusion = name.partition(":")
+
+        def search(text: str, k: int, mode: str = mode, fusion: str = fusion) -> list[Hit]:
+            return index.search(text, k, retrieval=mode, fusion=fusion or None)
+
+        reports[name] = evaluate_retrieval(index, questions, ks=ks, by_article=by_article, search=search)
+    return reports
 
 
 def _scores(ranks: list[int | None], ks: Sequence[int]) -> dict[str, float]:

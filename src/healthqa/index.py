@@ -3,6 +3,7 @@
 Layout of an index folder:
     manifest.json               the commit point: format, model, counts, fingerprint, and the files below
     vectors-<generation>.faiss  passage vectors (FAISS), ids = passage ids
+    lexical-<generation>/       BM25 scores of the passages' terms (bm25s), row = passage id
     store-<generation>.sqlite   articles, passages, skipped inputs
 
 A build writes a new generation beside the current one and then replaces manifest.json atomically, so a
@@ -15,20 +16,25 @@ import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from .embed import Encoder, model_display_name
-from .errors import IndexCorrupt, IndexMismatch, IndexMissing
+from .errors import ConfigError, IndexCorrupt, IndexMismatch, IndexMissing
+from .fusion import FUSIONS, Candidate, recency_boost
+from .language import reply_language
+from .lexical import LexicalIndex, analyse_query
 from .records import Filters, Hit
-from .settings import Settings
+from .settings import RETRIEVAL_MODES, Settings
 from .store import Store
 from .vectors import VectorIndex
 
-if TYPE_CHECKING:
-    import numpy as np
-
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+# Candidates each retriever hands to the fusion, per result asked for (and at least CANDIDATES_MIN).
+CANDIDATES_PER_RESULT = 4
+CANDIDATES_MIN = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,7 @@ class Manifest:
     corpus_fingerprint: str
     built_at: str
     vectors_file: str
+    lexical_dir: str
     store_file: str
     sizes: dict[str, int]
 
@@ -79,12 +86,17 @@ class Manifest:
 class Index:
     """An opened index: load once, search many times (thread-safe)."""
 
-    def __init__(self, directory: Path, manifest: Manifest, store: Store, vectors: VectorIndex, encoder: Encoder) -> None:
+    def __init__(
+        self, directory: Path, manifest: Manifest, store: Store, vectors: VectorIndex, lexical: LexicalIndex,
+        encoder: Encoder, settings: Settings,
+    ) -> None:
         self.directory = directory
         self.manifest = manifest
         self.store = store
         self.vectors = vectors
+        self.lexical = lexical
         self.encoder = encoder
+        self.settings = settings
 
     @classmethod
     def open(cls, directory: str | Path | None = None, *, settings: Settings | None = None, encoder: Encoder | None = None) -> "Index":
@@ -98,43 +110,106 @@ class Index:
                 f"the index at {directory} was built with the model '{manifest.model}' but '{wanted_model}' is "
                 f"configured: rebuild it with `healthqa build --index {directory}`, or set HEALTHQA_MODEL={manifest.model}"
             )
-        for kind, name in (("vectors", manifest.vectors_file), ("store", manifest.store_file)):
+        for kind, name in (("vectors", manifest.vectors_file), ("lexical", manifest.lexical_dir), ("store", manifest.store_file)):
             path = directory / name
-            if not path.is_file():
+            if not path.exists():
                 raise IndexCorrupt(f"the index at {directory} lacks its file {name}; rebuild it with `healthqa build --index {directory}`")
-            if path.stat().st_size != manifest.sizes.get(kind):
+            if disk_size(path) != manifest.sizes.get(kind):
                 raise IndexCorrupt(
                     f"the file {path} does not have the size the manifest records (damaged or truncated); "
                     f"rebuild the index with `healthqa build --index {directory}`"
                 )
         vectors = VectorIndex.load(directory / manifest.vectors_file)
+        lexical = LexicalIndex.load(directory / manifest.lexical_dir, manifest.passages)
         store = Store.open(directory / manifest.store_file)
         if vectors.size != manifest.passages or store.counts()[1] != manifest.passages:
             store.close()
             raise IndexCorrupt(f"the files of the index at {directory} disagree on the passage count; rebuild it")
         encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
-        return cls(directory, manifest, store, vectors, encoder)
+        return cls(directory, manifest, store, vectors, lexical, encoder, settings)
 
-    def search(self, query: str, k: int = 5, *, filters: Filters | None = None) -> list[Hit]:
-        """The k passages closest in meaning to the query, best first, among those that pass the filters."""
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        filters: Filters | None = None,
+        retrieval: str | None = None,
+        fusion: str | None = None,
+        vector: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """The k passages that best answer the query, best first, among those that pass the filters, with at most
+        settings.per_article passages of one article. `retrieval` ("hybrid", "dense" or "lexical") and `fusion`
+        override the settings; `vector` is the query's vector when the caller already has it."""
         query = query.strip()
+        mode = retrieval or self.settings.retrieval
+        fusion = fusion or self.settings.fusion
+        if mode not in RETRIEVAL_MODES:
+            raise ConfigError(f"unknown retrieval '{mode}': choose one of {', '.join(RETRIEVAL_MODES)}")
+        if fusion not in FUSIONS:
+            raise ConfigError(f"unknown fusion '{fusion}': choose one of {', '.join(FUSIONS)}")
         if not query or k < 1:
             return []
-        return self.search_vector(self.encoder.encode_query(query), k, filters=filters)
-
-    def search_vector(self, vector: "np.ndarray", k: int, *, filters: Filters | None = None) -> list[Hit]:
+        allowed = self.store.passage_ids(filters) if filters else None
+        pool = max(k * CANDIDATES_PER_RESULT, CANDIDATES_MIN)
+        if vector is None:
+            vector = self.encoder.encode_query(query)
         if vector.shape[0] != self.vectors.dimension:
             raise IndexMismatch(
                 f"the model gives vectors of {vector.shape[0]} dimensions but the index holds {self.vectors.dimension}; rebuild it"
             )
-        allowed = self.store.passage_ids(filters) if filters else None
-        scores, ids = self.vectors.search(vector, k, allowed)
-        found = self.store.passages_with_articles([int(i) for i in ids if i >= 0])
+        dense: dict[int, float] = {}
+        if mode != "lexical":
+            scores, ids = self.vectors.search(vector, pool, allowed)
+            dense = {int(i): float(s) for s, i in zip(scores, ids) if i >= 0}
+        lexical: dict[int, float] = {}
+        if mode != "dense":
+            scores, ids = self.lexical.search(analyse_query(query, self.settings.languages), pool, allowed)
+            lexical = {int(i): float(s) for s, i in zip(scores, ids)}
+        ranked = self._rank(query, vector, dense, lexical, mode, fusion)
+        return self._hits(ranked, k)
+
+    def _rank(
+        self, query: str, vector: np.ndarray, dense: dict[int, float], lexical: dict[int, float], mode: str, fusion: str
+    ) -> list[tuple[int, float, float, str]]:
+        """(passage id, ranking score, cosine similarity, article id), best first, recency preference applied."""
+        ids = list(dict.fromkeys([*dense, *lexical]))
+        missing = [i for i in ids if i not in dense]
+        similarity = dict(dense)
+        similarity.update(zip(missing, (self.vectors.vectors(missing) @ vector).tolist()))
+        facts = self.store.passage_facts(ids)
+        if mode == "dense":
+            scores = dict(dense)
+        elif mode == "lexical":
+            scores = dict(lexical)
+        else:
+            dense_rank = {i: r for r, i in enumerate(dense, 1)}
+            lexical_rank = {i: r for r, i in enumerate(lexical, 1)}
+            candidates = [
+                Candidate(i, similarity[i], lexical.get(i, 0.0), facts[i].language, dense_rank.get(i), lexical_rank.get(i))
+                for i in ids if i in facts
+            ]
+            scores = FUSIONS[fusion](candidates, reply_language(query))
+        scores = recency_boost(scores, {i: f.date for i, f in facts.items()}, self.settings.recency)
+        ranked = sorted(scores, key=lambda i: scores[i], reverse=True)
+        return [(i, scores[i], similarity[i], facts[i].article_id) for i in ranked if i in facts]
+
+    def _hits(self, ranked: list[tuple[int, float, float, str]], k: int) -> list[Hit]:
+        """The first k, no more than settings.per_article from one article, so one story cannot fill the list."""
+        chosen: list[tuple[int, float, float, str]] = []
+        per_article: dict[str, int] = {}
+        for entry in ranked:
+            article_id = entry[3]
+            if per_article.get(article_id, 0) < self.settings.per_article:
+                per_article[article_id] = per_article.get(article_id, 0) + 1
+                chosen.append(entry)
+                if len(chosen) == k:
+                    break
+        found = self.store.passages_with_articles([entry[0] for entry in chosen])
         hits: list[Hit] = []
-        for score, passage_id in zip(scores, ids):
-            if int(passage_id) in found:
-                passage, article = found[int(passage_id)]
-                hits.append(Hit(passage.text, float(score), len(hits) + 1, passage, article))
+        for passage_id, score, similarity, _ in chosen:
+            passage, article = found[passage_id]
+            hits.append(Hit(passage.text, score, len(hits) + 1, passage, article, similarity))
         return hits
 
     def stats(self) -> dict[str, Any]:
@@ -142,6 +217,7 @@ class Index:
         data.update(
             index=str(self.directory),
             model=self.manifest.model,
+            retrieval=self.settings.retrieval,
             dimension=self.manifest.dimension,
             built_at=self.manifest.built_at,
             format_version=self.manifest.format_version,
@@ -186,6 +262,13 @@ def search(
     """Search the default index; see default_index()."""
     settings = settings or Settings.from_env()
     return default_index(index, settings).search(query, k or settings.k, filters=filters)
+
+
+def disk_size(path: Path) -> int:
+    """Bytes of a file, or of all files in a folder."""
+    if path.is_dir():
+        return sum(child.stat().st_size for child in path.rglob("*") if child.is_file())
+    return path.stat().st_size
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -44,15 +44,17 @@ class Hit:
     """A passage retrieved for a query, with the article it belongs to."""
 
     text: str
-    score: float
+    score: float  # what the ranking used: fused dense and lexical evidence (see fusion.py)
     rank: int  # 1 for the best hit
     passage: Passage
     article: Article
+    similarity: float = 0.0  # cosine similarity of the passage to the question, comparable across questions
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rank": self.rank,
             "score": round(float(self.score), 6),
+            "similarity": round(float(self.similarity), 6),
             "text": self.text,
             "heading": self.passage.heading,
             "position": self.passage.position,
@@ -139,7 +141,7 @@ class BuildReport:
     passages: int
     seconds: float
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
-    # Seconds spent in each stage: extract, split, encode, write.
+    # Seconds spent in each stage: extract, split, encode, index, write.
     timings: dict[str, float] = field(default_factory=dict)
     unchanged: bool = False  # True when an up-to-date index was kept as it was
 

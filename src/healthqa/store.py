@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import IndexCorrupt
 from .records import Article, Filters, Passage, Skipped
@@ -27,6 +27,12 @@ CREATE TABLE skipped (source TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE TABLE vocabulary (word TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 _ARTICLE_COLUMNS = "id, url, title, text, site, author, date, language, source"
+
+
+class PassageFacts(NamedTuple):
+    article_id: str
+    language: str
+    date: str
 
 
 class Store:
@@ -85,6 +91,19 @@ class Store:
                 [int(i) for i in ids],
             )
         return {row[0]: (Passage(*row[1:7]), Article(*row[7:])) for row in rows}
+
+    def passage_facts(self, ids: Sequence[int]) -> dict[int, PassageFacts]:
+        """What ranking needs to know of candidate passages, without their text."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._query(
+                f"SELECT p.id, p.article_id, a.language, a.date FROM passages p JOIN articles a ON a.id = p.article_id "
+                f"WHERE p.id IN ({marks})",
+                [int(i) for i in ids],
+            )
+        return {row[0]: PassageFacts(*row[1:]) for row in rows}
 
     def passage_ids(self, filters: Filters) -> list[int]:
         """Ids of the passages whose article passes the filters."""
