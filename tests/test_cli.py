@@ -18,7 +18,7 @@ def test_build_search_stats_json(tmp_path, capsys):
     assert main(["build", str(CORPUS / "medtechledger"), "--index", index, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["articles"] == 11 and report["passages"] > 11
-    assert set(report["timings"]) == {"extract", "split", "encode", "index", "write"}
+    assert set(report["timings"]) == {"extract", "split", "encode", "store", "index", "write"}
     assert {s["source"].rsplit("/", 1)[-1] for s in report["skipped"]} == {"page-cookie-wall.html", "page-empty.html"}
 
     assert main(["search", "connected insulin pen price", "--k", "2", "--json", "--index", index]) == 0
@@ -26,7 +26,7 @@ def test_build_search_stats_json(tmp_path, capsys):
     assert result["k"] == 2 and len(result["hits"]) == 2
     hit = result["hits"][0]
     assert set(hit) == {"rank", "score", "similarity", "text", "heading", "position", "start", "end", "article"}
-    assert set(hit["article"]) == {"id", "url", "title", "site", "author", "date", "language", "source"}
+    assert set(hit["article"]) == {"id", "url", "title", "site", "author", "date", "language", "source", "also_at"}
 
     assert main(["stats", "--json", "--index", index]) == 0
     stats = json.loads(capsys.readouterr().out)

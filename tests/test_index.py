@@ -63,19 +63,29 @@ def test_duplicates_are_indexed_once(tmp_path: Path, settings: Settings, encoder
     (tmp_path / "pages").mkdir()
     (tmp_path / "pages" / "a.html").write_text(html, encoding="utf-8")
     (tmp_path / "pages" / "b-same-url.html").write_text(html.replace("<title>", "<title>Copy "), encoding="utf-8")
-    (tmp_path / "pages" / "c-same-text.html").write_text(html.replace("kestrel-biosensing-series-b", "kestrel-copy"), encoding="utf-8")
+    # The same story syndicated on another site: another URL and site name, a changed first line.
+    syndicated = html.replace("kestrel-biosensing-series-b", "kestrel-copy").replace("MedTech Ledger", "Wire Health")
+    syndicated = syndicated.replace("<p>", "<p>(Syndicated) ", 1)
+    (tmp_path / "pages" / "c-syndicated.html").write_text(syndicated, encoding="utf-8")
     report = build([tmp_path / "pages"], settings=settings, encoder=encoder)
-    assert report.articles == 1
+    assert report.articles == 1 and report.also_published == 1
     reasons = sorted(s.reason for s in report.skipped)
     assert reasons[0].startswith("duplicate of") and reasons[0].endswith("(same URL)")
-    assert reasons[1].endswith("(same text)")
+    assert reasons[1].startswith("same story as article") and "kestrel-copy" in reasons[1]
+    with Index.open(settings.index_dir, settings=settings, encoder=encoder) as index:
+        article = index.store.find_article("https://www.medtechledger.com/funding/2022/06/kestrel-copy")
+        assert article is not None and article.url.endswith("kestrel-biosensing-series-b")
+        assert article.also_at == ("https://www.medtechledger.com/funding/2022/06/kestrel-copy",)
+        assert index.search("Kestrel Bio-Sensing Series B", 5)[0].article.also_at == article.also_at
 
 
-def test_no_article_keeps_the_old_index(small_index: Settings, encoder, tmp_path: Path):
-    before = (small_index.index_dir / MANIFEST).read_text()
+def test_a_build_without_articles_keeps_the_index(small_index: Settings, encoder, tmp_path: Path):
+    generation = json.loads((small_index.index_dir / MANIFEST).read_text())["generation"]
+    report = build([CORPUS / "medtechledger" / "page-empty.html"], settings=small_index, encoder=encoder)
+    assert report.articles == 11 and report.unchanged  # the other articles are not this build's business
     with pytest.raises(SourceError, match="no article found"):
-        build([CORPUS / "medtechledger" / "page-empty.html"], settings=small_index, encoder=encoder)
-    assert (small_index.index_dir / MANIFEST).read_text() == before
+        build([CORPUS / "medtechledger" / "page-empty.html"], settings=small_index, encoder=encoder, fresh=True)
+    assert json.loads((small_index.index_dir / MANIFEST).read_text())["generation"] == generation
 
 
 def test_missing_index(tmp_path: Path, encoder):

@@ -1,7 +1,6 @@
-from healthqa import Article
+from healthqa import Article, Encoder, Settings
 from healthqa.build import make_passages
 from healthqa.passages import split_passages, split_sentences
-from healthqa import Settings
 
 
 def word_count(texts):
@@ -43,7 +42,9 @@ def test_a_sentence_longer_than_the_limit_is_cut_at_words():
     assert " ".join(p.text for p in passages) == text
 
 
-def test_encoder_inputs_never_exceed_the_model_window(encoder):
+def test_encoder_inputs_never_exceed_the_model_window():
+    """A sentence-transformers model cuts what exceeds its window; the default USE has none."""
+    encoder = Encoder("all-MiniLM-L6-v2")
     text = "\n\n".join(
         " ".join(f"La société Néphrolia{n} a levé {n} millions d'euros auprès d'investisseurs européens." for _ in range(9))
         for n in range(6)
@@ -53,4 +54,4 @@ def test_encoder_inputs_never_exceed_the_model_window(encoder):
     assert len(passages) > 3
     counts = encoder.count_tokens(inputs)
     assert max(counts) + 2 <= encoder.max_tokens  # [CLS] and [SEP] included: nothing is truncated
-    assert all(p.text == text[p.start : p.end] for p in passages)
+    assert all(n.passage.text == text[n.passage.start : n.passage.end] for n in passages)

@@ -9,7 +9,7 @@
 """
 
 from .answer import Assistant, answer
-from .build import build
+from .build import add, build, remove
 from .embed import Encoder
 from .errors import (
     ConfigError,
@@ -47,7 +47,9 @@ __all__ = [
     "Settings",
     "Skipped",
     "SourceError",
+    "add",
     "answer",
     "build",
+    "remove",
     "search",
 ]

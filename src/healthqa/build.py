@@ -1,4 +1,16 @@
-"""Sources → a new index generation, published atomically: extract, de-duplicate, split, encode, write."""
+"""Keep the index in line with its sources, at a cost in proportion to what changed.
+
+`build` syncs the index with files and folders (new and changed pages are read, deleted ones dropped), `add`
+adds files, folders and URLs (pages, feeds, sitemaps, home pages) without dropping anything, `remove` drops
+articles. All three go through one update:
+
+    read each page → unchanged bytes (same source, same hash as stored)? nothing to do
+                   → extract → duplicate (same URL, or same story: simhash)? recorded, not stored twice
+    split new articles → vectors from the embedding cache, the encoder only for passages never seen
+    copy the current store, apply the changes in one transaction → rebuild FAISS and BM25 from stored
+    vectors and terms → publish the new generation atomically (the readers switch at the manifest)
+
+The whole update holds the index's lock, so two builds cannot interleave."""
 
 from __future__ import annotations
 
@@ -11,21 +23,26 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
+from .cache import EmbeddingCache, input_hash
+from .duplicates import NearDuplicates, text_simhash
 from .embed import Encoder, model_display_name
 from .errors import HealthQAError, IndexProblem, SourceError
-from .extract import extract_file, iter_html_files, text_fingerprint
+from .extract import extract_html, iter_html_files
 from .index import FORMAT_VERSION, MANIFEST, Manifest, disk_size
 from .lexical import LexicalIndex, analyse
 from .passages import split_passages
 from .records import Article, BuildReport, Passage, Skipped
 from .settings import Settings
-from .store import Store
+from .store import NewPassage, SourceRecord, Store
 from .vectors import VectorIndex
 
-# (stage, done, total): called as work advances, so a CLI or UI can show progress.
+# (stage, done, total): called as work advances, so a CLI or UI can show progress; total is 0 when unknown.
 Progress = Callable[[str, int, int], None]
 MAX_TITLE_CONTEXT_TOKENS = 48
 
@@ -37,164 +54,65 @@ def build(
     encoder: Encoder | None = None,
     progress: Progress | None = None,
     if_stale: bool = False,
+    fresh: bool = False,
 ) -> BuildReport:
-    """Build the index in settings.index_dir from HTML files and folders. The previous index stays intact and
-    in use until the new one is complete; with `if_stale`, an index built from the same inputs is kept."""
+    """Sync the index in settings.index_dir with HTML files and folders: new and changed pages are read,
+    pages deleted from these folders are dropped, unchanged pages cost nothing; articles from other sources
+    (other folders, URLs) are kept. With `fresh`, start from an empty index. With `if_stale`, return at once
+    when the inputs' bytes and the settings are those of the last build."""
     settings = settings or Settings.from_env()
-    started = time.perf_counter()
     files = list(iter_html_files(sources))
     fingerprint = sources_fingerprint(files, settings)
-    if if_stale and not is_stale(settings.index_dir, fingerprint, settings):
+    if if_stale and not fresh and not is_stale(settings.index_dir, fingerprint, settings):
         manifest = Manifest.read(settings.index_dir)
         return BuildReport(str(settings.index_dir), manifest.articles, manifest.passages, 0.0, unchanged=True)
+    pages = ((str(path.resolve()), _reader(path)) for path in files)
+    scope = [str(Path(source).resolve()) for source in sources]
+    return _update(settings, encoder, progress, pages=pages, page_count=len(files), scope=scope, fresh=fresh,
+                   fingerprint=fingerprint, empty_message=f"no article found among {len(files)} file(s)")
 
-    report = progress or _no_progress
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    articles, skipped = extract_all(files, settings, report)
-    timings["extract"] = time.perf_counter() - clock
-    if not articles:
-        names = ", ".join(str(s) for s in sources)
-        raise SourceError(names, f"no article found among {len(files)} file(s); the existing index is unchanged")
 
-    encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
-    clock = time.perf_counter()
-    passages, encoder_inputs = make_passages(articles, encoder, settings)
-    timings["split"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    report("embedding", 0, len(encoder_inputs))
-    done = 0
-
-    def advance(count: int) -> None:
-        nonlocal done
-        done += count
-        report("embedding", done, len(encoder_inputs))
-
-    vectors = encoder.encode(encoder_inputs, progress=advance)
-    timings["encode"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    vector_index = VectorIndex.build(vectors)
-    lexical_index = lexical_index_of(articles, passages)
-    timings["index"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    publish(settings.index_dir, articles, passages, skipped, vector_index, lexical_index, encoder, fingerprint)
-    timings["write"] = time.perf_counter() - clock
-    return BuildReport(
-        str(settings.index_dir), len(articles), len(passages), time.perf_counter() - started, tuple(skipped), timings
+def add(
+    sources: Sequence[str | Path],
+    *,
+    settings: Settings | None = None,
+    encoder: Encoder | None = None,
+    progress: Progress | None = None,
+    limits: object | None = None,
+) -> BuildReport:
+    """Add HTML files, folders and URLs (article pages, RSS/Atom feeds, sitemaps, or a site's home page, where
+    feeds and sitemaps are looked for) to the index; nothing already indexed is dropped. A page read before is
+    replaced when its bytes changed. `limits` is a fetch.FetchLimits; by default built from the settings."""
+    settings = settings or Settings.from_env()
+    urls = [str(source) for source in sources if _is_url(str(source))]
+    local = [source for source in sources if not _is_url(str(source))]
+    files = list(iter_html_files(local))
+    pages: Iterable[tuple[str, Callable[[], bytes] | SourceError | tuple[bytes, str]]] = (
+        (str(path.resolve()), _reader(path)) for path in files
     )
+    if urls:
+        pages = _chain(pages, _downloads(urls, settings, limits, progress))
+    return _update(settings, encoder, progress, pages=pages, page_count=len(files), scope=[], fresh=False,
+                   fingerprint=None, empty_message="")
 
 
-def extract_all(files: Sequence[Path], settings: Settings, report: Callable[[str, int, int], None]) -> tuple[list[Article], list[Skipped]]:
-    """Every file is tried; a bad one is recorded with its reason and never stops the others."""
-    articles: list[Article] = []
-    skipped: list[Skipped] = []
-    seen_ids: dict[str, str] = {}
-    seen_texts: dict[str, str] = {}
-    for number, path in enumerate(files, 1):
-        try:
-            article = extract_file(path, settings)
-        except SourceError as exc:
-            skipped.append(Skipped(exc.source, exc.reason))
-        except Exception as exc:  # an extractor bug on one page must not cost the whole build
-            skipped.append(Skipped(str(path), f"unexpected extraction error ({type(exc).__name__}: {exc})"))
-        else:
-            text_key = text_fingerprint(article.text)
-            if article.id in seen_ids:
-                skipped.append(Skipped(article.source, f"duplicate of {seen_ids[article.id]} (same URL)"))
-            elif text_key in seen_texts:
-                skipped.append(Skipped(article.source, f"duplicate of {seen_texts[text_key]} (same text)"))
-            else:
-                seen_ids[article.id] = seen_texts[text_key] = article.source
-                articles.append(article)
-        report("extracting", number, len(files))
-    return articles, skipped
-
-
-def make_passages(articles: Iterable[Article], encoder: Encoder, settings: Settings) -> tuple[list[Passage], list[str]]:
-    """Passages and the texts given to the encoder: the title as context, then the passage, always within the
-    model's window (its special tokens included) so that nothing is silently cut."""
-    passages: list[Passage] = []
-    inputs: list[str] = []
-    for article in articles:
-        context = _title_context(article.title, encoder)
-        context_tokens = encoder.count_tokens([context])[0] if context else 0
-        budget = min(settings.passage_tokens, encoder.max_tokens - 2 - context_tokens - 1)
-        overlap = min(settings.overlap_tokens, budget // 3)
-        for passage in split_passages(article, encoder.count_tokens, max_tokens=budget, overlap_tokens=overlap):
-            passages.append(passage)
-            inputs.append(f"{context}\n{passage.text}" if context else passage.text)
-    return passages, inputs
-
-
-def lexical_index_of(articles: Iterable[Article], passages: Sequence[Passage]) -> LexicalIndex:
-    """Each passage's terms analysed in its article's language."""
-    languages = {article.id: article.language for article in articles}
-    return LexicalIndex.build([analyse(p.text, languages.get(p.article_id, "")) for p in passages])
-
-
-def publish(
-    index_dir: Path,
-    articles: Sequence[Article],
-    passages: Sequence[Passage],
-    skipped: Sequence[Skipped],
-    vectors: VectorIndex,
-    lexical: LexicalIndex,
-    encoder: Encoder,
-    fingerprint: str,
-) -> Manifest:
-    """Write a new generation beside the current one, then switch manifest.json to it."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive(index_dir):
-        generation = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-        vectors_file, store_file = f"vectors-{generation}.faiss", f"store-{generation}.sqlite"
-        lexical_dir = f"lexical-{generation}"
-        temporary_store = index_dir / f".{store_file}.tmp"
-        temporary_vectors = index_dir / f".{vectors_file}.tmp"
-        temporary_lexical = index_dir / f".{lexical_dir}.tmp"
-        store = Store.create(temporary_store)
-        try:
-            store.write(articles, passages, skipped)
-        finally:
-            store.close()
-        vectors.save(temporary_vectors)
-        lexical.save(temporary_lexical)
-        for path in (temporary_store, temporary_vectors, *sorted(temporary_lexical.iterdir())):
-            _fsync_file(path)
-        os.replace(temporary_store, index_dir / store_file)
-        os.replace(temporary_vectors, index_dir / vectors_file)
-        os.replace(temporary_lexical, index_dir / lexical_dir)
-        previous = _current_generation_files(index_dir)
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            generation=generation,
-            model=encoder.name,
-            dimension=vectors.dimension,
-            articles=len(articles),
-            passages=len(passages),
-            corpus_fingerprint=fingerprint,
-            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            vectors_file=vectors_file,
-            lexical_dir=lexical_dir,
-            store_file=store_file,
-            sizes={
-                "vectors": disk_size(index_dir / vectors_file),
-                "lexical": disk_size(index_dir / lexical_dir),
-                "store": disk_size(index_dir / store_file),
-            },
-        )
-        manifest.write(index_dir)
-        _remove_old_generations(index_dir, keep={vectors_file, lexical_dir, store_file, *previous})
-    return manifest
+def remove(references: Sequence[str], *, settings: Settings | None = None, progress: Progress | None = None) -> BuildReport:
+    """Remove articles by id, URL (canonical or also-published-at) or source (file path or page URL)."""
+    settings = settings or Settings.from_env()
+    return _update(settings, None, progress, pages=(), page_count=0, scope=[], fresh=False, fingerprint=None,
+                   empty_message="", removals=list(references))
 
 
 def sources_fingerprint(files: Iterable[Path], settings: Settings) -> str:
     """Changes when any input's bytes, or any setting that shapes the index, change; not when files move."""
     digests = sorted(hashlib.sha256(path.read_bytes()).hexdigest() for path in files)
+    return hashlib.sha256(json.dumps([settings_fingerprint(settings), digests]).encode()).hexdigest()
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """The settings that shape what is stored: when they change, the index is rebuilt from scratch."""
     shaping = [model_display_name(settings.model), list(settings.languages), settings.min_words, settings.passage_tokens, settings.overlap_tokens]
-    return hashlib.sha256(json.dumps([shaping, digests]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(shaping).encode()).hexdigest()[:16]
 
 
 def is_stale(index_dir: Path, fingerprint: str, settings: Settings) -> bool:
@@ -202,7 +120,369 @@ def is_stale(index_dir: Path, fingerprint: str, settings: Settings) -> bool:
         manifest = Manifest.read(index_dir)
     except IndexProblem:
         return True
-    return manifest.corpus_fingerprint != fingerprint or manifest.model != model_display_name(settings.model)
+    return manifest.corpus_fingerprint != fingerprint or manifest.settings_fingerprint != settings_fingerprint(settings)
+
+
+# --- the update ---------------------------------------------------------------------------------------------
+
+PageBytes = Callable[[], bytes] | SourceError | tuple[bytes, str]  # a reader, a failure, or (bytes, final URL)
+
+
+@dataclass
+class _Changes:
+    """What one update does to the index, gathered before anything is written."""
+
+    articles: list[tuple[Article, str, int]] = field(default_factory=list)  # (article, page hash, simhash)
+    skipped: list[tuple[Skipped, str]] = field(default_factory=list)  # (why, page hash), stored
+    failures: list[Skipped] = field(default_factory=list)  # reported only: the source's article is kept
+    removed_articles: set[str] = field(default_factory=set)
+    forgotten_sources: set[str] = field(default_factory=set)  # skip records to drop: the source was read again
+    also_at: dict[str, list[str]] = field(default_factory=dict)
+    added: int = 0
+    replaced: int = 0
+    also_published: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.articles or self.skipped or self.removed_articles or self.forgotten_sources or self.also_at)
+
+    def reported(self) -> tuple[Skipped, ...]:
+        return (*(item for item, _ in self.skipped), *self.failures)
+
+
+def _update(
+    settings: Settings,
+    encoder: Encoder | None,
+    progress: Progress | None,
+    *,
+    pages: Iterable[tuple[str, PageBytes]],
+    page_count: int,
+    scope: Sequence[str],
+    fresh: bool,
+    fingerprint: str | None,
+    empty_message: str,
+    removals: Sequence[str] = (),
+) -> BuildReport:
+    started = time.perf_counter()
+    report = progress or _no_progress
+    index_dir = settings.index_dir
+    index_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    with _exclusive(index_dir):
+        previous = None if fresh else _open_current(index_dir, settings)
+        try:
+            clock = time.perf_counter()
+            changes, seen = _read_pages(pages, page_count, previous, settings, report)
+            _drop_deleted(changes, previous, scope, seen)
+            for reference in removals:
+                ids = previous.article_ids_for(reference) if previous else []
+                if not ids:
+                    raise SourceError(reference, "no such article in the index (give an id, a URL or a source)")
+                changes.removed_articles.update(ids)
+            timings["extract"] = time.perf_counter() - clock
+            kept_articles = (previous.counts()[0] if previous else 0) - len(changes.removed_articles)
+            if not changes.articles and kept_articles <= 0 and empty_message:
+                raise SourceError(", ".join(scope) or "sources", f"{empty_message}; the existing index is unchanged")
+            if not changes and previous is not None:
+                manifest = Manifest.read(index_dir)
+                if fingerprint is not None and fingerprint != manifest.corpus_fingerprint:
+                    replace(manifest, corpus_fingerprint=fingerprint).write(index_dir)  # same files, new inputs
+                articles, passages = previous.counts()
+                return BuildReport(str(index_dir), articles, passages, time.perf_counter() - started,
+                                   changes.reported(), timings, unchanged=True)
+            encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
+            report_data = _write_generation(index_dir, settings, encoder, previous, changes, fingerprint, report, timings)
+        finally:
+            if previous is not None:
+                previous.close()
+    articles, passages, embedded = report_data
+    return BuildReport(
+        str(index_dir), articles, passages, time.perf_counter() - started, changes.reported(), timings, added=changes.added, replaced=changes.replaced, removed=len(changes.removed_articles) - changes.replaced,
+        also_published=changes.also_published, embedded=embedded,
+    )
+
+
+def _read_pages(
+    pages: Iterable[tuple[str, PageBytes]], page_count: int, previous: Store | None, settings: Settings, report: Progress
+) -> tuple[_Changes, set[str]]:
+    """Extract what is new or changed; every page is tried, a bad one is recorded with its reason."""
+    changes = _Changes()
+    known: dict[str, SourceRecord] = previous.sources() if previous else {}
+    keys, hashes = previous.simhashes() if previous else ([], [])
+    near = NearDuplicates(keys, hashes)
+    known_ids = set(keys)  # articles stored, or about to be
+    also_at = previous.also_at(keys) if previous else {}
+    seen: set[str] = set()
+    for number, (source, page) in enumerate(pages, 1):
+        seen.add(source)
+        report("extracting", number, max(page_count, number))
+        try:
+            data, final_url = _page_bytes(source, page)
+        except SourceError as exc:  # unreadable or not downloadable now: what was built from it stays
+            if known.get(source) is None:
+                changes.skipped.append((Skipped(source, exc.reason), ""))
+            else:
+                changes.failures.append(Skipped(source, f"{exc.reason} (the version indexed before is kept)"))
+            continue
+        page_hash = hashlib.sha256(data).hexdigest()
+        before = known.get(source)
+        if before is not None and before.content_hash == page_hash:
+            continue  # read before, unchanged: its article (or skip reason) stays as it is
+        _forget_article(changes, before)
+        changes.forgotten_sources.add(source)
+        try:
+            article = extract_html(data, source=source, settings=settings, url=final_url)
+        except SourceError as exc:
+            changes.skipped.append((Skipped(source, exc.reason), page_hash))
+            continue
+        except Exception as exc:  # an extractor bug on one page must not cost the whole update
+            changes.skipped.append((Skipped(source, f"unexpected extraction error ({type(exc).__name__}: {exc})"), page_hash))
+            continue
+        if article.id in known_ids and article.id not in changes.removed_articles:
+            changes.skipped.append((Skipped(source, f"duplicate of {article.url} (same URL)"), page_hash))
+            continue
+        simhash = text_simhash(article.title + "\n" + article.text)
+        original = near.find(simhash)
+        if original is not None and original not in changes.removed_articles:
+            places = changes.also_at.setdefault(original, list(also_at.get(original, [])))
+            place = article.url or source
+            if place not in places:
+                places.append(place)
+            changes.also_published += 1
+            changes.skipped.append((Skipped(source, f"same story as article {original}: stored once, as also published at {place}"), page_hash))
+            continue
+        near.add(article.id, simhash)
+        known_ids.add(article.id)
+        changes.articles.append((article, page_hash, simhash))
+        if before is not None and before.article_id:
+            changes.replaced += 1
+        else:
+            changes.added += 1
+    # Also-published places go to articles added in this update directly, to stored ones by an UPDATE.
+    pending = {a.id: i for i, (a, _, _) in enumerate(changes.articles)}
+    for original in [key for key in changes.also_at if key in pending]:
+        position = pending[original]
+        article, page_hash, simhash = changes.articles[position]
+        changes.articles[position] = (_with_also_at(article, changes.also_at.pop(original)), page_hash, simhash)
+    return changes, seen
+
+
+def _drop_deleted(changes: _Changes, previous: Store | None, scope: Sequence[str], seen: set[str]) -> None:
+    """Sources under the synced folders (or the synced files) that are no longer there."""
+    if previous is None or not scope:
+        return
+    for source, record in previous.sources().items():
+        if source not in seen and any(source == root or source.startswith(root.rstrip(os.sep) + os.sep) for root in scope):
+            changes.forgotten_sources.add(source)
+            _forget_article(changes, record)
+
+
+def _forget_article(changes: _Changes, record: SourceRecord | None) -> None:
+    if record is not None and record.article_id:
+        changes.removed_articles.add(record.article_id)
+
+
+def _write_generation(
+    index_dir: Path,
+    settings: Settings,
+    encoder: Encoder,
+    previous: Store | None,
+    changes: _Changes,
+    fingerprint: str | None,
+    report: Progress,
+    timings: dict[str, float],
+) -> tuple[int, int, int]:
+    """The new store, vectors and BM25 index, written beside the current generation, then published."""
+    clock = time.perf_counter()
+    first_id = previous.next_passage_id() if previous else 0
+    new_passages, inputs = make_passages([a for a, _, _ in changes.articles], encoder, settings, first_id)
+    timings["split"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    cache = EmbeddingCache(index_dir, encoder.name)
+    try:
+        keys = [n.input_hash for n in new_passages]
+        cached = cache.get(keys, encoder.dimension)
+        missing = [i for i, key in enumerate(keys) if key not in cached]
+        report("embedding", 0, len(missing))
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            report("embedding", done, len(missing))
+
+        if missing:
+            vectors = encoder.encode([inputs[i] for i in missing], progress=advance)
+            cache.put([keys[i] for i in missing], vectors)
+        timings["encode"] = time.perf_counter() - clock
+
+        generation = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+        names = {"vectors": f"vectors-{generation}.faiss", "lexical": f"lexical-{generation}", "store": f"store-{generation}.sqlite"}
+        temporary = {kind: index_dir / f".{name}.tmp" for kind, name in names.items()}
+        clock = time.perf_counter()
+        store = Store.create(temporary["store"], copy_of=previous)
+        try:
+            store.apply(
+                removed_articles=changes.removed_articles, forgotten_sources=changes.forgotten_sources,
+                articles=changes.articles, passages=new_passages, skipped=changes.skipped, also_at=changes.also_at,
+            )
+            ids, input_keys, terms = store.passage_index_inputs()
+            articles, passages = store.counts()
+        finally:
+            store.close()
+        timings["store"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        stored = cache.get(input_keys, encoder.dimension)
+        if len(stored) < len(set(input_keys)):  # the cache was lost or damaged: encode what it lacks
+            lost = [i for i, key in enumerate(input_keys) if key not in stored]
+            texts = _encoder_inputs_of(temporary["store"], [ids[i] for i in lost], encoder)
+            vectors = encoder.encode(texts)
+            cache.put([input_keys[i] for i in lost], vectors)
+            stored.update(zip((input_keys[i] for i in lost), vectors))
+        matrix = np.vstack([stored[key] for key in input_keys]) if ids else np.zeros((0, encoder.dimension), np.float32)
+    finally:
+        cache.close()
+    vector_index = VectorIndex.build(matrix, np.asarray(ids, dtype=np.int64))
+    lexical_index = LexicalIndex.build([line.split() for line in terms], ids)
+    timings["index"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    vector_index.save(temporary["vectors"])
+    lexical_index.save(temporary["lexical"])
+    for path in (temporary["store"], temporary["vectors"], *sorted(temporary["lexical"].iterdir())):
+        _fsync_file(path)
+    for kind, name in names.items():
+        os.replace(temporary[kind], index_dir / name)
+    kept = _current_generation_files(index_dir)
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        generation=generation,
+        model=encoder.name,
+        dimension=encoder.dimension,
+        articles=articles,
+        passages=passages,
+        corpus_fingerprint=fingerprint if fingerprint is not None else _manifest_fingerprint(index_dir),
+        settings_fingerprint=settings_fingerprint(settings),
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        vectors_file=names["vectors"],
+        lexical_dir=names["lexical"],
+        store_file=names["store"],
+        sizes={kind: disk_size(index_dir / name) for kind, name in names.items()},
+    )
+    manifest.write(index_dir)
+    _remove_old_generations(index_dir, keep={*names.values(), *kept})
+    timings["write"] = time.perf_counter() - clock
+    return articles, passages, len(missing)
+
+
+def make_passages(
+    articles: Iterable[Article], encoder: Encoder, settings: Settings, first_id: int = 0
+) -> tuple[list[NewPassage], list[str]]:
+    """Passages with their BM25 terms and embedding-cache keys, and the texts given to the encoder: the title
+    as context, then the passage, always within the model's window so that nothing is silently cut."""
+    passages: list[NewPassage] = []
+    inputs: list[str] = []
+    for article in articles:
+        for passage, text in _article_passages(article, encoder, settings):
+            passages.append(NewPassage(first_id + len(passages), passage, " ".join(analyse(passage.text, article.language)), input_hash(text)))
+            inputs.append(text)
+    return passages, inputs
+
+
+def _article_passages(article: Article, encoder: Encoder, settings: Settings) -> Iterator[tuple[Passage, str]]:
+    context = _title_context(article.title, encoder)
+    context_tokens = encoder.count_tokens([context])[0] if context else 0
+    budget = min(settings.passage_tokens, encoder.max_tokens - 2 - context_tokens - 1)
+    overlap = min(settings.overlap_tokens, budget // 3)
+    for passage in split_passages(article, encoder.count_tokens, max_tokens=budget, overlap_tokens=overlap):
+        yield passage, (f"{context}\n{passage.text}" if context else passage.text)
+
+
+def _encoder_inputs_of(store_path: Path, passage_ids: list[int], encoder: Encoder) -> list[str]:
+    """The encoder inputs of stored passages, rebuilt from their text and title (when the cache lacks them)."""
+    store = Store.open(store_path)
+    try:
+        found = store.passages_with_articles(passage_ids)
+    finally:
+        store.close()
+    texts = []
+    for passage_id in passage_ids:
+        passage, article = found[passage_id]
+        context = _title_context(article.title, encoder)
+        texts.append(f"{context}\n{passage.text}" if context else passage.text)
+    return texts
+
+
+# --- pages --------------------------------------------------------------------------------------------------
+
+
+def _reader(path: Path) -> Callable[[], bytes]:
+    def read() -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise SourceError(str(path), f"cannot read file ({exc.strerror or exc})") from None
+
+    return read
+
+
+def _page_bytes(source: str, page: PageBytes) -> tuple[bytes, str | None]:
+    if isinstance(page, SourceError):
+        raise page
+    if isinstance(page, tuple):
+        return page[0], page[1]
+    return page(), None
+
+
+def _downloads(urls: Sequence[str], settings: Settings, limits: object | None, progress: Progress | None) -> Iterator[tuple[str, PageBytes]]:
+    from .fetch import FetchLimits, iter_documents
+
+    limits = limits or FetchLimits(allow_private=True, max_bytes=settings.max_page_bytes)
+    report = progress or _no_progress
+    for number, (url, result) in enumerate(iter_documents(urls, limits, max_pages=settings.max_pages, min_words=settings.min_words), 1):
+        report("fetching", number, 0)
+        if isinstance(result, SourceError):
+            yield url, result
+        else:
+            yield url, (result.body, result.final_url)
+
+
+def _chain(*iterables: Iterable[tuple[str, PageBytes]]) -> Iterator[tuple[str, PageBytes]]:
+    for iterable in iterables:
+        yield from iterable
+
+
+def _is_url(source: str) -> bool:
+    return "://" in source[:12]
+
+
+def _with_also_at(article: Article, places: list[str]) -> Article:
+    return replace(article, also_at=tuple(dict.fromkeys([*article.also_at, *places])))
+
+
+# --- the index folder ---------------------------------------------------------------------------------------
+
+
+def _open_current(index_dir: Path, settings: Settings) -> Store | None:
+    """The store of the generation in use, when it can be built upon (same format and shaping settings)."""
+    try:
+        manifest = Manifest.read(index_dir)
+    except IndexProblem:
+        return None
+    if manifest.settings_fingerprint != settings_fingerprint(settings) or manifest.model != model_display_name(settings.model):
+        return None
+    try:
+        return Store.open(index_dir / manifest.store_file)
+    except IndexProblem:
+        return None
+
+
+def _manifest_fingerprint(index_dir: Path) -> str:
+    try:
+        return Manifest.read(index_dir).corpus_fingerprint
+    except IndexProblem:
+        return ""
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -230,8 +510,6 @@ def _exclusive(index_dir: Path) -> Iterator[None]:
 
 
 def _current_generation_files(index_dir: Path) -> set[str]:
-    if not (index_dir / MANIFEST).is_file():
-        return set()
     try:
         manifest = Manifest.read(index_dir)
     except IndexProblem:

@@ -13,6 +13,8 @@ from typing import Any
 from .errors import HealthQAError
 from .settings import RETRIEVAL_MODES, Settings
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -45,14 +47,32 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="healthqa", description="Question answering over health-industry news articles.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    build = commands.add_parser("build", parents=[common], help="build the index from HTML files and folders",
-                                description="Build the index from HTML files and folders (default: corpus/).")
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true", help="print the report as JSON")
+    output.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    build = commands.add_parser(
+        "build", parents=[common, output], help="build or sync the index from HTML files and folders",
+        description="Sync the index with HTML files and folders (default: corpus/): new and changed pages are read, "
+                    "pages deleted from these folders are dropped, unchanged pages cost nothing.")
     build.add_argument("sources", nargs="*", default=["corpus"], metavar="SOURCE", help="HTML file or folder (recursive)")
     build.add_argument("--languages", metavar="CODES", help="languages to index, comma-separated (default: en,fr)")
-    build.add_argument("--if-stale", action="store_true", help="do nothing when the index was built from the same inputs")
-    build.add_argument("--json", action="store_true", help="print the build report as JSON")
-    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument("--if-stale", action="store_true", help="return at once when the inputs are those of the last build")
+    build.add_argument("--fresh", action="store_true", help="start from an empty index (the embedding cache is still used)")
     build.set_defaults(run=_build)
+
+    add = commands.add_parser(
+        "add", parents=[common, output], help="add files, folders and URLs (pages, feeds, sitemaps) to the index",
+        description="Add articles from HTML files, folders and URLs: an article page, an RSS or Atom feed, a "
+                    "sitemap, or a site's home page (its feeds and sitemap are found). Nothing is dropped; a page "
+                    "read before is replaced when it changed.")
+    add.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder or http(s) URL")
+    add.set_defaults(run=_add)
+
+    remove = commands.add_parser("remove", parents=[common, output], help="remove articles from the index",
+                                 description="Remove articles by id, URL or source (file path or page URL).")
+    remove.add_argument("references", nargs="+", metavar="ID_OR_URL")
+    remove.set_defaults(run=_remove)
 
     search = commands.add_parser("search", parents=[common, retrieval], help="passages closest to a query",
                                  description="Print the passages closest in meaning to QUERY.")
@@ -70,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common, retrieval], help="serve the web chat",
                                 description="Serve the web chat (Gradio) over the index.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--expose", action="store_true",
+                       help="required to bind any address other than this machine's (e.g. --host 0.0.0.0); use with --auth")
     serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     serve.add_argument("--auth", metavar="USER:PASSWORD", help="require this user name and password")
     serve.set_defaults(run=_serve)
@@ -97,16 +119,39 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     from .build import build
 
     with _ProgressBars(enabled=not (args.quiet or args.json)) as bars:
-        report = build(args.sources, settings=settings, progress=bars.update, if_stale=args.if_stale)
-    if args.json:
+        report = build(args.sources, settings=settings, progress=bars.update, if_stale=args.if_stale, fresh=args.fresh)
+    return _print_report(report, args.json)
+
+
+def _add(args: argparse.Namespace, settings: Settings) -> int:
+    from .build import add
+
+    with _ProgressBars(enabled=not (args.quiet or args.json)) as bars:
+        report = add(args.sources, settings=settings, progress=bars.update)
+    return _print_report(report, args.json)
+
+
+def _remove(args: argparse.Namespace, settings: Settings) -> int:
+    from .build import remove
+
+    return _print_report(remove(args.references, settings=settings), args.json)
+
+
+def _print_report(report: Any, as_json: bool) -> int:
+    if as_json:
         _print_json(report.to_dict())
         return 0
     if report.unchanged:
         print(f"Index at {report.index_dir} is up to date ({report.articles} articles, {report.passages} passages).")
-        return 0
-    rate = report.passages / report.timings["encode"] if report.timings.get("encode") else 0.0
-    print(f"Built {report.index_dir}: {report.articles} articles, {report.passages} passages in {report.seconds:.1f} s "
-          f"({rate:.1f} passages/s embedded).")
+    else:
+        changes = ", ".join(
+            f"{count} {label}" for count, label in (
+                (report.added, "added"), (report.replaced, "changed"), (report.removed, "removed"),
+                (report.also_published, "stored as also published"),
+            ) if count
+        ) or "no article changed"
+        print(f"Updated {report.index_dir} in {report.seconds:.1f} s: {changes}; {report.embedded} passages embedded, "
+              f"the others from the cache. Now {report.articles} articles, {report.passages} passages.")
     if report.skipped:
         print(f"Skipped {len(report.skipped)} input(s):")
         for item in report.skipped:
@@ -164,6 +209,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .answer import Assistant
     from .errors import ConfigError
 
+    if args.host not in LOOPBACK_HOSTS and not args.expose:
+        raise ConfigError(
+            f"--host {args.host} would expose the chat (and its 'Add articles' tab) beyond this machine: add --expose "
+            "to confirm, and --auth USER:PASSWORD to require a password"
+        )
     auth = None
     if args.auth:
         user, _, password = args.auth.partition(":")
@@ -259,7 +309,10 @@ class _ProgressBars:
         if bar is None:
             for other in self._bars.values():
                 other.close()
-            bar = self._bars[stage] = tqdm(total=total, desc=stage.capitalize(), unit=" pages" if stage == "extracting" else " passages", file=sys.stderr, dynamic_ncols=True)
+            unit = " passages" if stage == "embedding" else " pages"
+            bar = self._bars[stage] = tqdm(total=total or None, desc=stage.capitalize(), unit=unit, file=sys.stderr, dynamic_ncols=True)
+        if total and bar.total != total:
+            bar.total = total
         bar.update(done - bar.n)
 
     def __enter__(self) -> "_ProgressBars":

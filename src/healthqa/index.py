@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .embed import Encoder, model_display_name
-from .errors import ConfigError, IndexCorrupt, IndexMismatch, IndexMissing
+from .errors import ConfigError, IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
 from .fusion import FUSIONS, Candidate, recency_boost
 from .language import reply_language
 from .lexical import LexicalIndex, analyse_query
@@ -30,7 +30,7 @@ from .settings import RETRIEVAL_MODES, Settings
 from .store import Store
 from .vectors import VectorIndex
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 # Candidates each retriever hands to the fusion, per result asked for (and at least CANDIDATES_MIN).
 CANDIDATES_PER_RESULT = 4
@@ -45,7 +45,8 @@ class Manifest:
     dimension: int
     articles: int
     passages: int
-    corpus_fingerprint: str
+    corpus_fingerprint: str  # of the files of the last `build` and the settings: `build --if-stale` compares it
+    settings_fingerprint: str  # of the settings that shape the index; a change means rebuilding from scratch
     built_at: str
     vectors_file: str
     lexical_dir: str
@@ -120,9 +121,9 @@ class Index:
                     f"rebuild the index with `healthqa build --index {directory}`"
                 )
         vectors = VectorIndex.load(directory / manifest.vectors_file)
-        lexical = LexicalIndex.load(directory / manifest.lexical_dir, manifest.passages)
+        lexical = LexicalIndex.load(directory / manifest.lexical_dir)
         store = Store.open(directory / manifest.store_file)
-        if vectors.size != manifest.passages or store.counts()[1] != manifest.passages:
+        if vectors.size != manifest.passages or lexical.size != manifest.passages or store.counts()[1] != manifest.passages:
             store.close()
             raise IndexCorrupt(f"the files of the index at {directory} disagree on the passage count; rebuild it")
         encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
@@ -233,6 +234,44 @@ class Index:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+class LiveIndex:
+    """The newest index published in a folder, for long-running processes (the chat server): before each use,
+    one stat of manifest.json; when a build has published a new generation, it is opened and used from then
+    on. Questions already running finish on the index they started with; if the new one cannot be opened, the
+    old one keeps serving."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+        self._stamp = _manifest_stamp(index.directory)
+        self._lock = threading.Lock()
+        self.reload_error = ""  # why the newest generation could not be opened, if it could not
+
+    def current(self) -> Index:
+        stamp = _manifest_stamp(self._index.directory)
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    self._reload(stamp)
+        return self._index
+
+    def _reload(self, stamp: tuple[int, ...]) -> None:
+        old = self._index
+        try:
+            self._index = Index.open(old.directory, settings=old.settings, encoder=old.encoder)
+            self.reload_error = ""
+        except (IndexProblem, OSError) as exc:
+            self.reload_error = str(exc)
+        self._stamp = stamp
+
+
+def _manifest_stamp(directory: Path) -> tuple[int, ...]:
+    try:
+        status = (directory / MANIFEST).stat()
+    except OSError:
+        return ()
+    return (status.st_ino, status.st_mtime_ns, status.st_size)
 
 
 _default_indexes: dict[tuple[str, str], Index] = {}

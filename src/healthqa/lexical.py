@@ -81,51 +81,67 @@ def _strip_accents(word: str) -> str:
 
 
 class LexicalIndex:
-    """BM25 scores of every passage, row i for passage id i (ids are contiguous from 0 in each generation)."""
+    """BM25 scores of every passage: row r of the bm25s matrix is passage ids[r] (ids ascending)."""
 
-    def __init__(self, retriever: object, size: int) -> None:
+    IDS_FILE = "passage_ids.npy"
+
+    def __init__(self, retriever: object, ids: np.ndarray) -> None:
         self._retriever = retriever
-        self.size = size
+        self.ids = ids
+
+    @property
+    def size(self) -> int:
+        return int(self.ids.shape[0])
 
     @classmethod
-    def build(cls, passage_terms: Sequence[list[str]]) -> "LexicalIndex":
+    def build(cls, passage_terms: Sequence[list[str]], ids: Sequence[int] | None = None) -> "LexicalIndex":
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
+        ids_array = np.arange(len(passage_terms), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+        if np.any(np.diff(ids_array) <= 0):
+            raise ValueError("passage ids must be ascending")
         retriever = bm25s.BM25()  # Lucene's variant, k1=1.5, b=0.75
-        # An empty passage still needs a row so that ids stay aligned with the vectors.
-        retriever.index([terms or [""] for terms in passage_terms], show_progress=False)
-        return cls(retriever, len(passage_terms))
+        # An empty passage still needs a row so that rows stay aligned with ids.
+        retriever.index([terms or [""] for terms in passage_terms] or [[""]], show_progress=False)
+        return cls(retriever, ids_array)
 
     @classmethod
-    def load(cls, directory: Path, size: int) -> "LexicalIndex":
+    def load(cls, directory: Path) -> "LexicalIndex":
         import bm25s
 
         try:
             retriever = bm25s.BM25.load(str(directory), mmap=False)
+            ids = np.load(directory / cls.IDS_FILE, allow_pickle=False)
         except Exception as exc:  # bm25s raises whatever numpy or json raise on a damaged file
             raise IndexCorrupt(
                 f"the lexical index {directory} is damaged ({type(exc).__name__}: {exc}); rebuild the index with `healthqa build`"
             ) from None
-        return cls(retriever, size)
+        return cls(retriever, ids)
 
     def save(self, directory: Path) -> None:
         self._retriever.save(str(directory))  # type: ignore[attr-defined]
+        np.save(directory / self.IDS_FILE, self.ids, allow_pickle=False)
 
     def search(self, terms: Sequence[str], k: int, allowed_ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the k best-scoring passages that contain at least one term, best first."""
         vocabulary: dict[str, int] = self._retriever.vocab_dict  # type: ignore[attr-defined]
         term_ids = [vocabulary[t] for t in terms if t in vocabulary]
-        if not term_ids or k < 1:
+        if not term_ids or k < 1 or self.size == 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        scores = self._retriever.get_scores_from_ids(term_ids)  # type: ignore[attr-defined]
+        scores = self._retriever.get_scores_from_ids(term_ids)[: self.size]  # type: ignore[attr-defined]
         if allowed_ids is not None:
+            allowed = np.asarray(allowed_ids, dtype=np.int64)
+            rows = np.searchsorted(self.ids, allowed)
+            inside = rows < self.size
+            rows, allowed = rows[inside], allowed[inside]
+            rows = rows[self.ids[rows] == allowed]  # ids that are not indexed have no row
             mask = np.zeros(len(scores), dtype=bool)
-            mask[np.asarray(allowed_ids, dtype=np.int64)] = True
+            mask[rows] = True
             scores = np.where(mask, scores, 0.0)
         k = min(k, int(np.count_nonzero(scores)))
         if k == 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return scores[top].astype(np.float32), top.astype(np.int64)
+        return scores[top].astype(np.float32), self.ids[top]

@@ -19,9 +19,11 @@ class Article:
     date: str = ""  # ISO date (YYYY-MM-DD) or empty when the page gives none
     language: str = ""  # ISO 639-1 code
     source: str = ""  # where it was read from (file path or URL)
+    also_at: tuple[str, ...] = ()  # URLs (or files) where the same story was also published, e.g. a wire story
 
     def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
         data = asdict(self)
+        data["also_at"] = list(self.also_at)
         if not with_text:
             del data["text"]
         return data
@@ -143,7 +145,12 @@ class BuildReport:
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
     # Seconds spent in each stage: extract, split, encode, index, write.
     timings: dict[str, float] = field(default_factory=dict)
-    unchanged: bool = False  # True when an up-to-date index was kept as it was
+    unchanged: bool = False  # True when nothing changed and the index was kept as it was
+    added: int = 0  # articles new to the index
+    replaced: int = 0  # articles whose page changed, re-extracted
+    removed: int = 0  # articles gone from their folder, or removed on request
+    also_published: int = 0  # pages stored as "also published at" of an article already indexed
+    embedded: int = 0  # passages run through the encoder; the others came from the embedding cache
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -46,6 +46,12 @@ class Settings:
     answer_margin: float = 0.06
     # Below this similarity of the best passage the assistant says the articles do not cover the question.
     min_score: float = 0.2
+    # Adding from URLs: most pages read per request (a feed or sitemap can list thousands), most bytes per page
+    # (after decompression), and whether URLs given in the web chat may reach this machine or its private
+    # network (never by default; the command line, run by the operator, may always).
+    max_pages: int = 500
+    max_page_bytes: int = 5_000_000
+    allow_private_urls: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -71,7 +77,8 @@ class Settings:
         return result
 
     def _check(self) -> None:
-        for name in ("min_words", "passage_tokens", "batch_size", "k", "answer_passages", "answer_sentences", "per_article"):
+        for name in ("min_words", "passage_tokens", "batch_size", "k", "answer_passages", "answer_sentences", "per_article",
+                     "max_pages", "max_page_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"setting {name} must be at least 1, not {getattr(self, name)}")
         if self.overlap_tokens < 0 or self.overlap_tokens >= self.passage_tokens:
@@ -93,8 +100,15 @@ def _convert(name: str, value: Any) -> Any:
         if isinstance(value, str):
             value = value.split(",")
         return tuple(code.strip().lower() for code in value if code.strip())
-    if name in ("min_words", "passage_tokens", "overlap_tokens", "batch_size", "k", "answer_passages", "answer_sentences", "per_article"):
+    if name in ("min_words", "passage_tokens", "overlap_tokens", "batch_size", "k", "answer_passages", "answer_sentences",
+                "per_article", "max_pages", "max_page_bytes"):
         return int(value)
+    if name == "allow_private_urls":
+        if isinstance(value, str):
+            if value.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(value)
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
     if name in ("answer_margin", "min_score", "recency"):
         return float(value)
     return value

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,23 +17,45 @@ from .terms import vocabulary
 SCHEMA = """
 CREATE TABLE articles (
     id TEXT PRIMARY KEY, url TEXT NOT NULL, title TEXT NOT NULL, site TEXT NOT NULL, author TEXT NOT NULL,
-    date TEXT NOT NULL, language TEXT NOT NULL, source TEXT NOT NULL, text TEXT NOT NULL
+    date TEXT NOT NULL, language TEXT NOT NULL, source TEXT NOT NULL, text TEXT NOT NULL,
+    also_at TEXT NOT NULL DEFAULT '[]',       -- JSON list of the other places the same story was published
+    content_hash TEXT NOT NULL DEFAULT '',    -- of the page's bytes: an unchanged page is not extracted again
+    simhash INTEGER NOT NULL DEFAULT 0        -- of the text, signed 64 bits: finds near-identical stories
 );
+CREATE INDEX articles_by_source ON articles(source);
 CREATE TABLE passages (
     id INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id), position INTEGER NOT NULL,
-    heading TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
+    heading TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
+    terms TEXT NOT NULL DEFAULT '',           -- BM25 terms, space-separated: the lexical index is rebuilt from these
+    input_hash TEXT NOT NULL DEFAULT ''       -- of the text given to the encoder: the embedding cache key
 );
 CREATE INDEX passages_by_article ON passages(article_id, position);
-CREATE TABLE skipped (source TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE skipped (source TEXT PRIMARY KEY, reason TEXT NOT NULL, content_hash TEXT NOT NULL DEFAULT '');
 CREATE TABLE vocabulary (word TEXT PRIMARY KEY) WITHOUT ROWID;
 """
-_ARTICLE_COLUMNS = "id, url, title, text, site, author, date, language, source"
+_ARTICLE_COLUMNS = "id, url, title, text, site, author, date, language, source, also_at"
 
 
 class PassageFacts(NamedTuple):
     article_id: str
     language: str
     date: str
+
+
+class NewPassage(NamedTuple):
+    """A passage about to be stored, with what later builds reuse instead of recomputing."""
+
+    id: int
+    passage: Passage
+    terms: str
+    input_hash: str
+
+
+class SourceRecord(NamedTuple):
+    """What the index holds for one source (file or URL): its article, or why it was skipped."""
+
+    content_hash: str
+    article_id: str  # '' when the source was skipped
 
 
 class Store:
@@ -44,9 +67,14 @@ class Store:
         self.path = path
 
     @classmethod
-    def create(cls, path: Path) -> "Store":
+    def create(cls, path: Path, copy_of: "Store | None" = None) -> "Store":
+        """A new, writable store: empty, or a copy of another store (SQLite's online backup, page by page)."""
         connection = sqlite3.connect(path, check_same_thread=False)
-        connection.executescript(SCHEMA)
+        if copy_of is None:
+            connection.executescript(SCHEMA)
+        else:
+            with copy_of._lock:
+                copy_of._db.backup(connection)
         return cls(connection, path)
 
     @classmethod
@@ -63,20 +91,86 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
-    def write(self, articles: Iterable[Article], passages: Sequence[Passage], skipped: Iterable[Skipped]) -> None:
-        """Passage i gets id i, which is also its vector's id."""
+    def apply(
+        self,
+        *,
+        removed_articles: Iterable[str] = (),
+        forgotten_sources: Iterable[str] = (),
+        articles: Iterable[tuple[Article, str, int]] = (),
+        passages: Iterable[NewPassage] = (),
+        skipped: Iterable[tuple[Skipped, str]] = (),
+        also_at: Mapping[str, Sequence[str]] = {},
+    ) -> None:
+        """One transaction: remove articles (and their passages) and the skip records of sources read again,
+        then add articles (with their page hash and simhash), passages and skip records (with page hash)."""
         with self._db:
+            removed = [(article_id,) for article_id in removed_articles]
+            self._db.executemany("DELETE FROM passages WHERE article_id = ?", removed)
+            self._db.executemany("DELETE FROM articles WHERE id = ?", removed)
+            self._db.executemany("DELETE FROM skipped WHERE source = ?", ((source,) for source in forgotten_sources))
+            added = list(articles)
             self._db.executemany(
-                f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((a.id, a.url, a.title, a.text, a.site, a.author, a.date, a.language, a.source) for a in articles),
+                f"INSERT INTO articles ({_ARTICLE_COLUMNS}, content_hash, simhash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (a.id, a.url, a.title, a.text, a.site, a.author, a.date, a.language, a.source, json.dumps(list(a.also_at)), content_hash, simhash)
+                    for a, content_hash, simhash in added
+                ),
             )
             self._db.executemany(
-                'INSERT INTO passages (id, article_id, position, heading, start, "end", text) VALUES (?, ?, ?, ?, ?, ?, ?)',
-                ((i, p.article_id, p.position, p.heading, p.start, p.end, p.text) for i, p in enumerate(passages)),
+                'INSERT INTO passages (id, article_id, position, heading, start, "end", text, terms, input_hash) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((n.id, n.passage.article_id, n.passage.position, n.passage.heading, n.passage.start, n.passage.end,
+                  n.passage.text, n.terms, n.input_hash) for n in passages),
             )
-            self._db.executemany("INSERT INTO skipped (source, reason) VALUES (?, ?)", ((s.source, s.reason) for s in skipped))
-            words = vocabulary(a.title + "\n" + a.text for a in articles)
-            self._db.executemany("INSERT INTO vocabulary (word) VALUES (?)", ((w,) for w in sorted(words)))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO skipped (source, reason, content_hash) VALUES (?, ?, ?)",
+                ((item.source, item.reason, content_hash) for item, content_hash in skipped),
+            )
+            for article_id, places in also_at.items():
+                self._db.execute("UPDATE articles SET also_at = ? WHERE id = ?", (json.dumps(list(places)), article_id))
+            words = vocabulary(a.title + "\n" + a.text for a, _, _ in added)
+            self._db.executemany("INSERT OR IGNORE INTO vocabulary (word) VALUES (?)", ((w,) for w in sorted(words)))
+
+    def sources(self) -> dict[str, SourceRecord]:
+        """Every source the index has read, with the hash of its bytes then and its article ('' if skipped)."""
+        with self._lock:
+            rows = self._query("SELECT source, content_hash, id FROM articles")
+            rows += self._query("SELECT source, content_hash, '' FROM skipped")
+        return {source: SourceRecord(content_hash, article_id) for source, content_hash, article_id in rows}
+
+    def simhashes(self) -> tuple[list[str], list[int]]:
+        with self._lock:
+            rows = self._query("SELECT id, simhash FROM articles ORDER BY id")
+        return [row[0] for row in rows], [row[1] for row in rows]
+
+    def also_at(self, article_ids: Sequence[str]) -> dict[str, list[str]]:
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        with self._lock:
+            rows = self._query(f"SELECT id, also_at FROM articles WHERE id IN ({marks})", list(article_ids))
+        return {row[0]: json.loads(row[1]) for row in rows}
+
+    def next_passage_id(self) -> int:
+        with self._lock:
+            return int(self._query("SELECT coalesce(max(id), -1) + 1 FROM passages")[0][0])
+
+    def passage_index_inputs(self) -> tuple[list[int], list[str], list[str]]:
+        """Ids, embedding-cache keys and BM25 terms of every passage, by id: what the vector and lexical
+        indexes are rebuilt from without reading or encoding any text."""
+        with self._lock:
+            rows = self._query("SELECT id, input_hash, terms FROM passages ORDER BY id")
+        return [row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows]
+
+    def article_ids_for(self, reference: str) -> list[str]:
+        """Articles named by an id, a URL (canonical or also-published-at) or a source (file or URL)."""
+        with self._lock:
+            rows = self._query(
+                "SELECT id FROM articles WHERE id = ? OR source = ? OR rtrim(lower(url), '/') = rtrim(lower(?), '/') "
+                "OR EXISTS (SELECT 1 FROM json_each(also_at) WHERE rtrim(lower(value), '/') = rtrim(lower(?), '/'))",
+                [reference, reference, reference, reference],
+            )
+        return [row[0] for row in rows]
 
     def passages_with_articles(self, ids: Sequence[int]) -> dict[int, tuple[Passage, Article]]:
         """One query for all ids; ids that are not stored are absent from the result."""
@@ -90,7 +184,7 @@ class Store:
                 f"FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})",
                 [int(i) for i in ids],
             )
-        return {row[0]: (Passage(*row[1:7]), Article(*row[7:])) for row in rows}
+        return {row[0]: (Passage(*row[1:7]), _article(row[7:])) for row in rows}
 
     def passage_facts(self, ids: Sequence[int]) -> dict[int, PassageFacts]:
         """What ranking needs to know of candidate passages, without their text."""
@@ -132,14 +226,14 @@ class Store:
             known = {row[0] for row in self._query(f"SELECT word FROM vocabulary WHERE word IN ({marks})", list(folded_words))}
         return [word for word in folded_words if word not in known]
 
-    def find_article(self, id_or_url: str) -> Article | None:
-        """The article with this id or (canonical) URL."""
+    def find_article(self, reference: str) -> Article | None:
+        """The article with this id, URL (canonical or also-published-at) or source."""
+        ids = self.article_ids_for(reference)
+        if not ids:
+            return None
         with self._lock:
-            rows = self._query(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ? OR rtrim(lower(url), '/') = rtrim(lower(?), '/')",
-                [id_or_url, id_or_url],
-            )
-        return Article(*rows[0]) if rows else None
+            rows = self._query(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", [ids[0]])
+        return _article(rows[0]) if rows else None
 
     def article_language(self, id_or_url: str) -> str:
         """Language of the article with this id or URL, '' when no such article is stored."""
@@ -173,3 +267,8 @@ class Store:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"the database {self.path} is damaged ({exc}); rebuild the index with `healthqa build`") from None
+
+
+def _article(row: Sequence[Any]) -> Article:
+    *fields, also_at = row
+    return Article(*fields, also_at=tuple(json.loads(also_at)))
