@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from healthqa import Encoder, Index, Settings, build  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 DATA = Path(__file__).resolve().parent / "data"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +55,18 @@ def page(body: str, *, title: str = "A test article", lang: str = "en", head: st
 
 def paragraphs(count: int, sentence: str = "Digital health start-ups keep signing partnerships with large drug makers across Europe.") -> str:
     return "".join(f"<p>{sentence} Paragraph {n} adds its own detail about telemonitoring and data.</p>" for n in range(count))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()

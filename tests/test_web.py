@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from healthqa import Settings, build
 
-from conftest import CORPUS, DATA, ROOT
+from conftest import CORPUS, DATA
+from servers import ask, serving
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 
@@ -25,47 +18,8 @@ pytestmark = pytest.mark.browser
 def server(tmp_path_factory, encoder):
     settings = Settings(index_dir=tmp_path_factory.mktemp("web-index"))
     build([CORPUS / "pharmapulse", CORPUS / "santenumerique", DATA / "injection.html"], settings=settings, encoder=encoder)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = tmp_path_factory.mktemp("web-log") / "serve.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "healthqa", "serve", "--index", str(settings.index_dir), "--port", str(port)],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    started = time.monotonic()
-    while time.monotonic() - started < 120:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited:\n{log.read_text()}")
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"the server did not answer within 120 s:\n{log.read_text()}")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
-        yield browser
-        browser.close()
+    with serving(settings.index_dir, tmp_path_factory.mktemp("web-log") / "serve.log") as url:
+        yield url
 
 
 @pytest.fixture
@@ -78,17 +32,6 @@ def page(browser, server):
     page.wait_for_selector("#hq-question textarea", timeout=60_000)
     yield page
     context.close()
-
-
-def ask(page, question: str) -> None:
-    answers_before = page.locator("#hq-chat .bot, #hq-chat [data-testid='bot']").count()
-    page.fill("#hq-question textarea", question)
-    page.press("#hq-question textarea", "Enter")
-    page.wait_for_function(
-        "([n]) => document.querySelectorAll('#hq-chat .bot, #hq-chat [data-testid=\"bot\"]').length > n",
-        arg=[answers_before], timeout=60_000,
-    )
-    page.wait_for_function("() => !document.querySelector('#hq-chat').innerText.trim().endsWith('…')", timeout=60_000)
 
 
 def test_ask_cite_filter_and_screenshot(page, tmp_path: Path):

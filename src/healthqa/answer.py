@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .index import Index, default_index
+from .index import Index, LiveIndex, default_index
 from .language import foreign_language, reply_language
 from .messages import language_name, message
 from .passages import sentence_spans
@@ -49,8 +49,13 @@ class Assistant:
     """Answers questions over one opened index; thread-safe, so one instance serves a whole chat server."""
 
     def __init__(self, index: Index, settings: Settings | None = None) -> None:
-        self.index = index
+        self._live = LiveIndex(index)
         self.settings = settings or Settings.from_env()
+
+    @property
+    def index(self) -> Index:
+        """The newest index of the folder: a build published while the assistant runs is picked up."""
+        return self._live.current()
 
     @classmethod
     def open(cls, directory: str | Path | None = None, *, settings: Settings | None = None) -> "Assistant":
@@ -65,17 +70,18 @@ class Assistant:
         foreign = foreign_language(question)
         note = message(language, "foreign", name=language_name(foreign)) if foreign else ""
 
-        unknown = self.index.store.unknown_words([fold(word) for word in named_terms(question)])
+        index = self.index  # one generation for the whole answer, even if a build publishes meanwhile
+        unknown = index.store.unknown_words([fold(word) for word in named_terms(question)])
         if unknown:  # the question names something (a company, a product, a place) that no article mentions
-            return self._abstain(question, language, note, self.index.search(question, 12, filters=filters))
+            return self._abstain(question, language, note, index.search(question, 12, filters=filters))
 
         query = retrieval_query(question, history)
-        query_vector = self.index.encoder.encode_query(query)
-        hits = self.index.search(query, self.settings.answer_passages, filters=filters, vector=query_vector)
+        query_vector = index.encoder.encode_query(query)
+        hits = index.search(query, self.settings.answer_passages, filters=filters, vector=query_vector)
         if not hits or max(hit.similarity for hit in hits) < self.settings.min_score:
             return self._abstain(question, language, note, hits)
 
-        chosen = self._choose_sentences(question, query_vector, hits)
+        chosen = self._choose_sentences(index, question, query_vector, hits)
         citations = _cite(chosen)
         text = " ".join(f"{c.sentence} [{c.marker}]" for c in citations)
         return Answer(question, text, language, tuple(citations), tuple(hits), False, note)
@@ -88,7 +94,7 @@ class Assistant:
                 leads.append(hit)
         return Answer(question, message(language, "no_answer"), language, (), tuple(leads[:3]), True, note)
 
-    def _choose_sentences(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[_Candidate]:
+    def _choose_sentences(self, index: Index, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[_Candidate]:
         """Score every sentence of the retrieved passages by closeness to the question, the strength of its
         passage and coverage of the question's terms; keep the best few that do not repeat each other."""
         spans: list[tuple[Hit, int, int]] = []
@@ -102,7 +108,7 @@ class Assistant:
                     spans.append((hit, *span))
         if not spans:
             return []
-        vectors = self.index.encoder.encode([hit.text[start:end] for hit, start, end in spans])
+        vectors = index.encoder.encode([hit.text[start:end] for hit, start, end in spans])
         closeness = vectors @ query_vector
         terms = content_terms(question)
         candidates = [

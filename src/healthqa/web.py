@@ -13,9 +13,11 @@ from typing import Any
 import gradio as gr
 
 from .answer import Assistant
+from .build import add
 from .errors import ConfigError, HealthQAError
+from .fetch import FetchLimits
 from .messages import message
-from .records import Answer, Citation, Filters, Hit
+from .records import Answer, BuildReport, Citation, Filters, Hit
 
 EXAMPLES = [
     "What are pharma companies' digital-health priorities?",
@@ -126,10 +128,64 @@ def parse_filters(sites: Sequence[str] | None, languages: Sequence[str] | None, 
     return Filters(tuple(sites or ()), tuple(languages or ()), date_from.strip(), end)
 
 
+MAX_UPLOAD_FILES = 50
+MAX_UPLOAD_BYTES = 5_000_000  # per file; gradio refuses bigger uploads before they reach the handler
+UPLOAD_TYPES = [".html", ".htm", ".xhtml"]
+
+
+def stats_markdown(stats: dict[str, Any]) -> str:
+    return (f'{stats["articles"]} articles · {stats["passages"]} passages · languages: {", ".join(sorted(stats["languages"]))} · '
+            f'last build {stats["built_at"]}')
+
+
+def add_report_markdown(report: BuildReport) -> str:
+    """What an addition did, for the "Add articles" tab; sources and reasons escaped."""
+    if report.unchanged:
+        lines = [f"**Nothing new**: the index already holds these pages ({report.articles} articles)."]
+    elif not (report.added or report.replaced or report.also_published):
+        lines = [f"**Nothing added**: the chat still searches {report.articles} articles."]
+    else:
+        lines = [
+            f"**Done in {report.seconds:.1f} s**: {report.added} added, {report.replaced} changed, "
+            f"{report.also_published} stored as also published elsewhere, {report.embedded} passages embedded. "
+            f"The chat now searches {report.articles} articles ({report.passages} passages)."
+        ]
+    if report.skipped:
+        lines.append(f"**Skipped {len(report.skipped)}:**")
+        lines.extend(f"- {escape_text(item.source)}: {escape_text(item.reason)}" for item in report.skipped)
+    return "\n".join(lines)
+
+
 def build_app(assistant: Assistant) -> gr.Blocks:
     stats = assistant.index.stats()
     sites = sorted(stats["sites"])
     languages = sorted(stats["languages"])
+    settings = assistant.settings
+
+    def add_articles(urls: str, files: list[Any] | None, progress: gr.Progress = gr.Progress()) -> str:
+        sources = [line.strip() for line in (urls or "").splitlines() if line.strip()]
+        paths = [getattr(f, "name", f) for f in (files or [])]
+        if not sources and not paths:
+            return "Paste URLs or choose HTML files first."
+        if len(paths) > MAX_UPLOAD_FILES:
+            return f"At most {MAX_UPLOAD_FILES} files at a time; {len(paths)} were given."
+        not_urls = [s for s in sources if not s.lower().startswith(("http://", "https://"))]
+        if not_urls:  # a path typed here would read the server's own files
+            return f"Only http:// and https:// addresses can be added here, not {escape_text(not_urls[0])}."
+        counts = {"fetching": 0, "extracting": 0, "embedding": 0}
+
+        def report(stage: str, done: int, total: int) -> None:
+            counts[stage] = done
+            label = {"fetching": "Fetched", "extracting": "Read", "embedding": "Embedded"}[stage]
+            unit = "passages" if stage == "embedding" else "pages"
+            progress((done, total or None), desc=f"{label} {done}{f'/{total}' if total else ''} {unit}", unit=unit)
+
+        limits = FetchLimits(allow_private=settings.allow_private_urls, max_bytes=settings.max_page_bytes)
+        try:
+            result = add([*paths, *sources], settings=settings, encoder=assistant.index.encoder, progress=report, limits=limits)
+        except HealthQAError as exc:
+            return f"⚠ {escape_text(str(exc))}"
+        return add_report_markdown(result)
 
     def respond(question: str, history: list[dict[str, Any]], site_choice: list[str], language_choice: list[str],
                 date_from: str, date_to: str) -> Iterator[tuple[str, list[dict[str, Any]], str]]:
@@ -153,12 +209,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
     with gr.Blocks(title="healthqa: health-industry news Q&A") as app:
         gr.Markdown("## Health-industry news: questions and cited answers")
-        gr.Markdown(
-            f'{stats["articles"]} articles · {stats["passages"]} passages · languages: {", ".join(languages)} · '
-            f'last build {stats["built_at"]}',
-            elem_id="hq-stats",
-        )
-        with gr.Row():
+        stats_line = gr.Markdown(stats_markdown(stats), elem_id="hq-stats")
+        with gr.Tab("Chat", elem_id="hq-chat-tab"), gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Chat", height=480, latex_delimiters=[], elem_id="hq-chat", buttons=["copy"])
                 question = gr.Textbox(label="Question", placeholder="Ask in English or French…", elem_id="hq-question", autofocus=True)
@@ -174,6 +226,27 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         date_from = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="hq-from")
                         date_to = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="hq-to")
                 sources = gr.HTML(elem_id="hq-sources")
+        with gr.Tab("Add articles", elem_id="hq-add-tab"):
+            gr.Markdown(
+                "Paste the addresses of article pages, RSS or Atom feeds, sitemaps or a site's home page (one per "
+                f"line), or choose HTML files (at most {MAX_UPLOAD_FILES}, {MAX_UPLOAD_BYTES // 1_000_000} MB each). "
+                "Pages already indexed and unchanged cost nothing; the chat uses the new articles as soon as they are in."
+            )
+            urls = gr.Textbox(label="URLs", lines=4, placeholder="https://…", elem_id="hq-urls")
+            files = gr.File(label="HTML files", file_count="multiple", file_types=UPLOAD_TYPES, elem_id="hq-files")
+            add_button = gr.Button("Add to the index", variant="primary", elem_id="hq-add")
+            add_status = gr.Markdown(elem_id="hq-add-status")
+
+        def index_view() -> tuple[str, Any, Any]:
+            """The stats line and the filter choices of the index as it is now (after additions)."""
+            now = assistant.index.stats()
+            return stats_markdown(now), gr.update(choices=sorted(now["sites"])), gr.update(choices=sorted(now["languages"]))
+
+        app.load(index_view, None, [stats_line, site_choice, language_choice], api_name=False)
+        add_button.click(add_articles, [urls, files], add_status, api_name="add", concurrency_limit=1).then(
+            index_view, None, [stats_line, site_choice, language_choice], api_name=False
+        )
+
         inputs = [question, chatbot, site_choice, language_choice, date_from, date_to]
         outputs = [question, chatbot, sources]
         question.submit(respond, inputs, outputs, api_name="ask")
@@ -189,7 +262,7 @@ def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, au
     app = build_app(assistant)
     app.queue(default_concurrency_limit=4)
     app.launch(server_name=host, server_port=port, auth=auth, inbrowser=open_browser, css=CSS, head=HEAD,
-               footer_links=[], show_error=True)
+               footer_links=[], show_error=True, max_file_size=MAX_UPLOAD_BYTES)
 
 
 def _user_turns(history: Sequence[dict[str, Any]]) -> list[str]:
