@@ -1,4 +1,7 @@
 import inspect
+import os
+import subprocess
+import sys
 
 import healthqa
 from healthqa import Index, answer, search
@@ -31,3 +34,17 @@ def test_search_and_answer_use_the_default_index_once(corpus_settings, corpus_in
 def test_index_object_serves_many_queries(corpus_index: Index):
     for query in ("telemonitoring", "essais cliniques décentralisés", "AI drug discovery milestones"):
         assert len(corpus_index.search(query, k=3)) == 3
+
+
+def test_answering_with_the_default_encoder_never_imports_torch(corpus_index):
+    """The chat server imports only what answering needs: the default encoder is numpy, so no torch, no
+    sentence-transformers (importing them costs about 5 s and 500 MB)."""
+    code = (
+        "import sys; from healthqa import Assistant, Settings; import healthqa.web; "
+        f"a = Assistant.open({str(corpus_index.directory)!r}); r = a.answer('Who led Kestrel Bio-Sensing Series B?'); "
+        "assert not r.abstained; "
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

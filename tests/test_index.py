@@ -164,3 +164,29 @@ def test_killed_build_leaves_the_previous_index_serving(small_index: Settings, e
     assert (small_index.index_dir / MANIFEST).read_text() == before
     with Index.open(small_index.index_dir, encoder=encoder) as index:
         assert index.search("connected insulin pen", k=1)[0].article.site == "MedTech Ledger"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_killed_at_a_random_point_the_index_still_answers(small_index: Settings, encoder, seed: int):
+    """SIGKILL `healthqa build --fresh` of the whole corpus at a random moment (from start-up to publishing):
+    afterwards the index in place is either the previous one or the complete new one, and it answers; the next
+    build cleans up what the killed one left and succeeds."""
+    import random
+
+    delay = random.Random(seed).uniform(0.3, 8.0)
+    before = json.loads((small_index.index_dir / MANIFEST).read_text())["generation"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "healthqa", "build", str(CORPUS), "--fresh", "--quiet", "--index", str(small_index.index_dir)],
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with Index.open(small_index.index_dir, encoder=encoder) as index:
+        expected = 11 if index.manifest.generation == before else 44
+        assert index.manifest.articles == expected, f"killed after {delay:.1f} s"
+        assert index.search("connected insulin pen", k=1)[0].article.site == "MedTech Ledger"
+    report = build([CORPUS], settings=small_index, encoder=encoder)
+    assert report.articles == 44
+    leftovers = [p.name for p in small_index.index_dir.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == [], leftovers
