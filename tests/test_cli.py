@@ -68,6 +68,12 @@ def test_eval_compares_retrievals(tmp_path, capsys):
     assert capsys.readouterr().err.strip().endswith("q.jsonl:1: not a JSON object with a 'question' string")
 
 
+def test_serving_beyond_this_machine_needs_expose(tmp_path, capsys):
+    assert main(["serve", "--host", "0.0.0.0", "--index", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert "--expose" in error and "--auth" in error and "\n" not in error.strip()
+
+
 def test_index_from_environment(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HEALTHQA_INDEX", str(tmp_path / "nothing-here"))
     assert main(["stats"]) == 1

@@ -44,6 +44,13 @@ def test_add_tab_fetches_a_feed_and_the_chat_uses_it(index_dir: Path, tmp_path: 
         assert f"{len(STORIES)} added" in status and "HTTP 404" in status
         page.wait_for_function(f"() => document.querySelector('#hq-stats').innerText.startsWith('{11 + len(STORIES)} articles')",
                                timeout=30_000)
+
+        page.fill("#hq-urls textarea", "")
+        page.set_input_files("#hq-files input[type=file]", str(NEW_ARTICLE))
+        page.wait_for_selector("#hq-files :text('kvistgaard')", timeout=30_000)
+        page.click("#hq-add")
+        page.wait_for_function("() => /Done in .*: 1 added/.test(document.querySelector('#hq-add-status').innerText)", timeout=120_000)
+
         page.get_by_role("tab", name="Chat").click()
         ask(page, "Which hospital network is piloting AI triage software in its emergency departments?")
         page.wait_for_selector("#hq-sources .hq-card", timeout=60_000)

@@ -242,7 +242,7 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(data)
         return 0
     print(f"Index:      {data['index']} (format {data['format_version']}, built {data['built_at']})")
-    print(f"Model:      {data['model']} ({data['dimension']} dimensions)")
+    print(f"Model:      {data['model']} ({data['dimension']} dimensions), {data['vector_index']} vector index, {data['retrieval']} retrieval")
     print(f"Articles:   {data['articles']}   Passages: {data['passages']}")
     print(f"Languages:  {_counts(data['languages'])}")
     print(f"Sites:      {_counts(data['sites'])}")

@@ -67,17 +67,19 @@ class Encoder:
         return self.backend.count_tokens(list(texts)) if texts else []
 
     def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
-        """Vectors for texts, in order; `progress` receives the count of texts done after each chunk."""
+        """Vectors for texts, in order; `progress` receives the count of texts done after each chunk. Texts go
+        through the model sorted by length, so that batches hold texts of similar length (less padding)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         chunk = self.batch_size * 8
-        parts = []
-        for begin in range(0, len(texts), chunk):
-            batch = list(texts[begin : begin + chunk])
-            parts.append(self.backend.encode(batch))
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for begin in range(0, len(order), chunk):
+            positions = order[begin : begin + chunk]
+            vectors[positions] = self.backend.encode([texts[i] for i in positions])
             if progress:
-                progress(len(batch))
-        return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+                progress(len(positions))
+        return vectors
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.backend.encode_query(text)

@@ -219,6 +219,7 @@ class Index:
             index=str(self.directory),
             model=self.manifest.model,
             retrieval=self.settings.retrieval,
+            vector_index=self.vectors.kind,
             dimension=self.manifest.dimension,
             built_at=self.manifest.built_at,
             format_version=self.manifest.format_version,
