@@ -59,8 +59,7 @@ def split_passages(
     for heading, units in _sections(article.text):
         if not units:
             continue
-        units = _fit_units(article.text, units, count_tokens, max_tokens)
-        counts = count_tokens([article.text[u.start : u.end] for u in units])
+        units, counts = _fit_units(article.text, units, count_tokens, max_tokens)
         first = 0
         while first < len(units):
             last, total = first, counts[first]
@@ -94,14 +93,18 @@ def _sections(text: str) -> list[tuple[str, list[Span]]]:
     return sections
 
 
-def _fit_units(text: str, spans: list[Span], count_tokens: TokenCounter, max_tokens: int) -> list[Span]:
-    """Cut any sentence longer than the limit into word windows that fit."""
+def _fit_units(text: str, spans: list[Span], count_tokens: TokenCounter, max_tokens: int) -> tuple[list[Span], list[int]]:
+    """Cut any sentence longer than the limit into word windows that fit; each unit with its token count
+    (tokenizing is most of the cost of splitting, so each sentence is counted once)."""
     counts = count_tokens([text[s.start : s.end] for s in spans])
     fitted: list[Span] = []
+    fitted_counts: list[int] = []
     for span, count in zip(spans, counts):
         if count <= max_tokens:
             fitted.append(span)
+            fitted_counts.append(count)
             continue
+        cut_from = len(fitted)
         words = [Span(m.start() + span.start, m.end() + span.start) for m in _WORD.finditer(text[span.start : span.end])]
         word_counts = count_tokens([text[w.start : w.end] for w in words])
         window_start, used = 0, 0
@@ -111,7 +114,8 @@ def _fit_units(text: str, spans: list[Span], count_tokens: TokenCounter, max_tok
                 window_start, used = index, 0
             used += word_count
         fitted.append(Span(words[window_start].start, words[-1].end))
-    return fitted
+        fitted_counts.extend(count_tokens([text[w.start : w.end] for w in fitted[cut_from:]]))
+    return fitted, fitted_counts
 
 
 def _trimmed(text: str, start: int, end: int, offset: int) -> Span:
