@@ -124,3 +124,10 @@ def test_add_from_a_local_site_feed_sitemap_and_pages(built: Settings, encoder):
         assert bad.articles == 11 + len(stories)
     found = search_urls(built, encoder, STORIES[0].title, k=3)
     assert any(url.endswith(STORIES[0].path) for url in found)
+
+
+def test_a_huge_file_is_refused_unread_and_the_rest_is_built(folder: Path, settings: Settings, encoder):
+    (folder / "huge.html").write_bytes(b"<html><body>" + b"<p>word</p>" * 600_000 + b"</body></html>")
+    report = build([folder], settings=settings, encoder=encoder)
+    assert report.articles == 11
+    assert any(s.source.endswith("huge.html") and s.reason.startswith("too large") for s in report.skipped)

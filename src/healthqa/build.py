@@ -33,7 +33,7 @@ from .cache import EmbeddingCache, input_hash
 from .duplicates import NearDuplicates, text_simhash
 from .embed import Encoder, model_display_name
 from .errors import HealthQAError, IndexProblem, SourceError
-from .extract import extract_html, iter_html_files
+from .extract import extract_html, iter_html_files, read_page
 from .index import FORMAT_VERSION, MANIFEST, Manifest, disk_size
 from .lexical import LexicalIndex, analyse
 from .passages import split_passages
@@ -66,7 +66,7 @@ def build(
     if if_stale and not fresh and not is_stale(settings.index_dir, fingerprint, settings):
         manifest = Manifest.read(settings.index_dir)
         return BuildReport(str(settings.index_dir), manifest.articles, manifest.passages, 0.0, unchanged=True)
-    pages = ((str(path.resolve()), _reader(path)) for path in files)
+    pages = ((str(path.resolve()), _reader(path, settings.max_page_bytes)) for path in files)
     scope = [str(Path(source).resolve()) for source in sources]
     return _update(settings, encoder, progress, pages=pages, page_count=len(files), scope=scope, fresh=fresh,
                    fingerprint=fingerprint, empty_message=f"no article found among {len(files)} file(s)")
@@ -88,7 +88,7 @@ def add(
     local = [source for source in sources if not _is_url(str(source))]
     files = list(iter_html_files(local))
     pages: Iterable[tuple[str, Callable[[], bytes] | SourceError | tuple[bytes, str]]] = (
-        (str(path.resolve()), _reader(path)) for path in files
+        (str(path.resolve()), _reader(path, settings.max_page_bytes)) for path in files
     )
     if urls:
         pages = _chain(pages, _downloads(urls, settings, limits, progress))
@@ -105,8 +105,19 @@ def remove(references: Sequence[str], *, settings: Settings | None = None, progr
 
 def sources_fingerprint(files: Iterable[Path], settings: Settings) -> str:
     """Changes when any input's bytes, or any setting that shapes the index, change; not when files move."""
-    digests = sorted(hashlib.sha256(path.read_bytes()).hexdigest() for path in files)
+    digests = sorted(_file_digest(path) for path in files)
     return hashlib.sha256(json.dumps([settings_fingerprint(settings), digests]).encode()).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:  # reported by the build itself; here it only has to change the fingerprint
+        digest.update(f"unreadable: {exc}".encode())
+    return digest.hexdigest()
 
 
 def settings_fingerprint(settings: Settings) -> str:
@@ -417,14 +428,8 @@ def _encoder_inputs_of(store_path: Path, passage_ids: list[int], encoder: Encode
 # --- pages --------------------------------------------------------------------------------------------------
 
 
-def _reader(path: Path) -> Callable[[], bytes]:
-    def read() -> bytes:
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise SourceError(str(path), f"cannot read file ({exc.strerror or exc})") from None
-
-    return read
+def _reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
+    return lambda: read_page(path, max_bytes)  # bounded: a huge file, a pipe or a device is refused unread
 
 
 def _page_bytes(source: str, page: PageBytes) -> tuple[bytes, str | None]:

@@ -46,9 +46,9 @@ class Settings:
     answer_margin: float = 0.06
     # Below this similarity of the best passage the assistant says the articles do not cover the question.
     min_score: float = 0.2
-    # Adding from URLs: most pages read per request (a feed or sitemap can list thousands), most bytes per page
-    # (after decompression), and whether URLs given in the web chat may reach this machine or its private
-    # network (never by default; the command line, run by the operator, may always).
+    # Most pages read by one `add` (a feed or sitemap can list thousands); most bytes of one page, file or
+    # download (after decompression); and whether URLs given in the web chat may reach this machine or its
+    # private network (never by default; the command line, run by the operator, may always).
     max_pages: int = 500
     max_page_bytes: int = 5_000_000
     allow_private_urls: bool = False
