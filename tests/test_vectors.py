@@ -101,7 +101,7 @@ def test_k_larger_than_the_index_and_empty_filters(kind, data):
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
-@pytest.mark.parametrize("share", [0.003, 0.06, 0.5])
+@pytest.mark.parametrize("share", [0.003, 0.06, 0.5, 0.9])  # 0.9: 4,500 ids, a bitmap selector
 def test_filters_apply_inside_the_search(kind, share, indexes, data):
     """k results among the allowed ids whenever k exist; exact (both kinds: small sets are scored exactly)."""
     base, ids, queries = data
@@ -121,6 +121,7 @@ def test_filters_on_the_graph_return_k_allowed_results(kind, count, indexes, dat
     """Forcing the graph walk with a selector (meant for large allowed sets): k allowed results come back even when
     the allowed set is small (fallback to exact scoring), and they are the right ones."""
     monkeypatch.setattr(vectors, "EXACT_FILTER_MAX", 0)
+    monkeypatch.setattr(vectors, "GRAPH_FILTER_MIN_SHARE", 0.0)
     base, ids, queries = data
     allowed = np.random.default_rng(6).choice(ids, count, replace=False)
     recalls = []
@@ -129,6 +130,29 @@ def test_filters_on_the_graph_return_k_allowed_results(kind, count, indexes, dat
         assert len(found) == 10 and (found >= 0).all() and set(found) <= set(allowed)
         recalls.append(len(set(found) & set(exact_top(base, ids, query, 10, allowed))) / 10)
     assert np.mean(recalls) >= 0.9
+
+
+def test_a_graph_walk_that_finds_too_few_falls_back_to_exact_scoring(indexes, data, monkeypatch):
+    monkeypatch.setattr(vectors, "EXACT_FILTER_MAX", 0)
+    monkeypatch.setattr(vectors, "GRAPH_FILTER_MIN_SHARE", 0.0)
+    monkeypatch.setattr(vectors, "FILTER_EF_SEARCH_MAX", 10)  # a walk this short meets few of 15 allowed ids
+    calls = []
+    exact = VectorIndex._search_exact_among
+    monkeypatch.setattr(VectorIndex, "_search_exact_among", lambda self, *a: calls.append(1) or exact(self, *a))
+    base, ids, queries = data
+    allowed = np.random.default_rng(8).choice(ids, 15, replace=False)
+    for query in queries[:10]:
+        _, found = indexes["hnsw"].search(query, 10, allowed)
+        np.testing.assert_array_equal(found, exact_top(base, ids, query, 10, allowed))
+    assert len(calls) == 10
+
+
+def test_filter_path_is_exact_for_small_or_sparse_allowed_sets():
+    assert vectors.filter_path("flat", 10**6, 900_000) == "exact"
+    assert vectors.filter_path("hnsw_fp16", 10**6, vectors.EXACT_FILTER_MAX) == "exact"
+    assert vectors.filter_path("hnsw_fp16", 10**6, 60_000) == "exact"  # 6 %: the walk would miss some
+    assert vectors.filter_path("hnsw_fp16", 10**6, 200_000) == "graph"
+    assert vectors.filter_path("hnsw", 10**5, 60_000) == "graph"
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
@@ -150,12 +174,14 @@ def test_a_filter_of_3_ids_among_200k_returns_exactly_those_in_exact_order(kind,
 
 def test_filters_with_ids_too_large_for_a_bitmap(data):
     base, _, queries = data
-    ids = np.arange(len(base), dtype=np.int64) * 10**12  # falls back to IDSelectorBatch
+    ids = np.arange(len(base), dtype=np.int64) * 10**12  # a hash set of ids (IDSelectorBatch) instead
     for kind in ("flat", "hnsw"):
         index = VectorIndex.build(base, ids, kind=kind)
-        allowed = ids[[5, 500, 4000]]
-        _, found = index.search(queries[0], 10, allowed)
-        assert sorted(found[:3].tolist()) == sorted(allowed.tolist()) and (found[3:] == -1).all()
+        for allowed in (ids[[5, 500, 4000]], ids[:4500]):
+            _, found = index.search(queries[0], 10, allowed)
+            want = exact_top(base, ids, queries[0], 10, allowed)
+            np.testing.assert_array_equal(found[: len(want)], want)
+            assert (found[len(want) :] == -1).all()
 
 
 def test_search_leaves_the_openmp_thread_count_alone(indexes, data):

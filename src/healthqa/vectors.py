@@ -26,27 +26,47 @@ from .errors import IndexCorrupt
 
 KINDS = ("flat", "hnsw", "hnsw_fp16", "hnsw_sq8")
 
-# "auto" builds an exact flat index up to this many passages and AUTO_APPROXIMATE above. Measured with one
-# thread on 512-d vectors (bench/scale.py, this 2-core machine, shared): flat search p50 FLAT_FIGURES.
+# Figures below: bench/scale.py, 512-d synthetic clustered vectors, k=10, one query at a time on one thread, this
+# 2-core machine while other work ran on it (load average 3-8), so latencies are pessimistic.
+#
+# "auto" builds an exact flat index up to FLAT_MAX_PASSAGES passages and AUTO_APPROXIMATE above. Flat search p50 /
+# p95: 100k 11.2 / 14.0 ms (6.4 / 10.3 ms in a quieter moment), 1M 73 / 92 ms: it misses the 10 ms target at 100k
+# under load, so the switch sits at half of that, where flat takes ~3-6 ms and an HNSW build takes under a minute.
 FLAT_MAX_PASSAGES = 50_000
+# hnsw_fp16 rather than hnsw: the same recall@10 (100k: 0.994 vs 0.991) with 1,358 instead of 2,380 bytes of RAM
+# per passage (1M: 1.3 GB instead of 2.3 GB). hnsw_sq8 takes 846 B but its 8-bit scores reorder close results
+# (recall@10 0.989 at 100k; a 3-id filter came back in another order than the exact one).
 AUTO_APPROXIMATE = "hnsw_fp16"
 
-# HNSW parameters. HNSW_FIGURES
+# HNSW parameters. hnsw_fp16, M=32, efConstruction=100: recall@10 0.994 at 100k (p50 1.0 ms, built in 70 s) and
+# 0.993 at 1M (p50 0.59 ms, p95 0.91 ms; built in 766 s under load, 508 s in a quieter run; 3.3 GB peak with the
+# input vectors). efConstruction=64 built 1M in 369 s but recall@10 stalled at 0.919 (efSearch 128) / 0.963 (384);
+# M=16 (100k, efConstruction 40) stalled at 0.73. efSearch 128 already gives 0.993 at 1M; 192 keeps a margin for
+# harder real data at +0.17 ms.
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_SEARCH = 192
 
-# A filtered search over at most this many allowed ids scores those vectors exactly (fetched by id) instead of
-# walking the graph with a selector, which may return fewer than k results when the allowed set is small.
-# FILTER_FIGURES
-EXACT_FILTER_MAX = 50_000
-# Walking the graph with a selector keeps fewer candidates per step the smaller the allowed share, so efSearch
-# grows as HNSW_EF_SEARCH / share, up to this bound; if the walk still yields fewer than k results, the search
-# falls back to exact scoring of the allowed vectors.
+# Filtered search (allowed_ids). Two ways, both restricting inside the search:
+#   exact  scan the stored vectors, scoring only the allowed ones (an IDSelector): recall 1 (hnsw_sq8: of its
+#          8-bit scores), cost grows with the allowed count: 1M hnsw_fp16: 3 ids 2.1 ms, 10k 4.2 ms, 50k 15.9 ms
+#          (100k 26 ms); 100k: 20k ids 3.9 ms
+#   graph  walk the HNSW graph with the selector, efSearch = FILTER_EF_FACTOR * HNSW_EF_SEARCH / share of allowed
+#          ids, at most FILTER_EF_SEARCH_MAX: fast but blind to allowed vectors the walk does not reach, and it
+#          still returns k results, so a short result cannot reveal it. recall@10 falls with the share: 1M,
+#          efSearch 1024: 0.1% 0.25, 1% 0.53, 5% 0.94, 10% 0.99, 20% 0.996 (~5 ms), 60% 0.997 (2 ms). The 100k
+#          set is harder: with factor 1 recall@10 was 0.954 / 0.951 / 0.970 at shares 20 / 40 / 60 %, with
+#          factor 2 0.984 / 0.977 / 0.986 (8.1 / 4.5 / 3.2 ms)
+# The graph is used when the allowed set is both larger than EXACT_FILTER_MAX and at least GRAPH_FILTER_MIN_SHARE
+# of the index; otherwise (and whenever the walk returns fewer than k) the search is exact.
+EXACT_FILTER_MAX = 20_000
+GRAPH_FILTER_MIN_SHARE = 0.10
+FILTER_EF_FACTOR = 2
 FILTER_EF_SEARCH_MAX = 1024
 
-# Single-query search runs on one OpenMP thread: on this machine a flat search of one query over 100k vectors
-# took SINGLE_THREAD_FIGURES. HNSW search of one query is single-threaded anyway.
+# Single-query search runs on one OpenMP thread: the default (2 threads here) only adds the cost of waking and
+# waiting for the other thread, large when the cores are busy: p50 with 2 threads vs 1: flat 100k 37 vs 11 ms,
+# flat 1M 239 vs 73 ms, hnsw 100k 7.9 vs 1.1 ms (hnsw_fp16 1M: 0.59 vs 0.59 ms). Building still uses all cores.
 SEARCH_THREADS = 1
 
 _QUANTIZERS = {"hnsw_fp16": faiss.ScalarQuantizer.QT_fp16, "hnsw_sq8": faiss.ScalarQuantizer.QT_8bit}
@@ -73,10 +93,10 @@ class VectorIndex:
 
     def __init__(self, index: faiss.Index) -> None:
         self._owner = index  # the proxies below do not own the C++ objects: this one must outlive them
-        self._kind, self._index, self._inner, self._storage = _describe(index)
+        self._kind, self._index, self._storage = _describe(index)
         self._labels: np.ndarray | None = None  # position -> id, read from the IndexIDMap2 when first needed
         self._labels_lock = threading.Lock()
-        self.ef_search = HNSW_EF_SEARCH
+        self.ef_search = HNSW_EF_SEARCH  # efSearch of the HNSW kinds; may be changed on an opened index
 
     # ---------------------------------------------------------------- building, loading, saving
 
@@ -185,7 +205,7 @@ class VectorIndex:
                 params = None if self.exact else faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
                 scores, ids = self._index.search(query, k, params=params)
                 return scores[0], ids[0]
-            if self.exact or len(allowed) <= EXACT_FILTER_MAX:
+            if filter_path(self._kind, self.size, len(allowed)) == "exact":
                 return self._search_exact_among(query, k, allowed)
             return self._search_graph_among(query, k, allowed)
 
@@ -193,7 +213,7 @@ class VectorIndex:
         """HNSW walk that only returns allowed ids; exact scoring of the allowed vectors if it finds too few."""
         selector, _keep_alive = _selector(allowed)
         share = min(1.0, len(allowed) / max(self.size, 1))
-        ef = int(min(FILTER_EF_SEARCH_MAX, max(self.ef_search, k) / share))
+        ef = int(min(FILTER_EF_SEARCH_MAX, FILTER_EF_FACTOR * max(self.ef_search, k) / share))
         params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(ef, k))
         scores, ids = self._index.search(query, k, params=params)
         if int((ids[0] >= 0).sum()) < min(k, len(allowed)):
@@ -225,12 +245,20 @@ def choose_kind(count: int) -> str:
     return "flat" if count <= FLAT_MAX_PASSAGES else AUTO_APPROXIMATE
 
 
+def filter_path(kind: str, size: int, allowed: int) -> str:
+    """How a search restricted to `allowed` ids runs on an index of `kind` and `size`: "exact" or "graph"."""
+    if kind == "flat" or allowed <= EXACT_FILTER_MAX or allowed < GRAPH_FILTER_MIN_SHARE * size:
+        return "exact"
+    return "graph"
+
+
 def _selector(allowed: np.ndarray) -> tuple[faiss.IDSelector, object]:
-    """A selector of the allowed ids, and what must stay alive while it is used. A bitmap when the ids are small
-    non-negative numbers (store ids are): built in numpy, far faster than IDSelectorBatch's hash set for large
-    sets."""
+    """A selector of the allowed ids, and what must stay alive while it is used. IDSelectorBatch's hash set takes
+    ~0.1 us per id to build: 0.07 ms for 1k ids but 72 ms for 600k (a language filter at 1M passages), where a
+    bitmap built in numpy takes 0.8 ms; so a bitmap for many ids, if they are non-negative and dense enough
+    (store ids are)."""
     low, high = int(allowed.min()), int(allowed.max())
-    if low >= 0 and high < max(1 << 24, 16 * len(allowed)):
+    if len(allowed) > 4096 and low >= 0 and high < max(1 << 20, 64 * len(allowed)):
         bits = np.zeros(high + 1, dtype=bool)
         bits[allowed] = True
         bitmap = np.packbits(bits, bitorder="little")
@@ -238,9 +266,8 @@ def _selector(allowed: np.ndarray) -> tuple[faiss.IDSelector, object]:
     return faiss.IDSelectorBatch(allowed), None
 
 
-def _describe(index: faiss.Index) -> tuple[str, faiss.IndexIDMap2, faiss.Index, faiss.Index]:
-    """(kind, the index, its inner index, its vector storage) of an index this module wrote; ValueError for
-    anything else."""
+def _describe(index: faiss.Index) -> tuple[str, faiss.IndexIDMap2, faiss.Index]:
+    """(kind, the index, its vector storage) of an index this module wrote; ValueError for anything else."""
     index = faiss.downcast_index(index)
     if not isinstance(index, faiss.IndexIDMap2):
         raise ValueError(f"unexpected index type {type(index).__name__}")
@@ -248,13 +275,13 @@ def _describe(index: faiss.Index) -> tuple[str, faiss.IndexIDMap2, faiss.Index, 
     if inner.metric_type != faiss.METRIC_INNER_PRODUCT:
         raise ValueError("the index does not use inner product")
     if isinstance(inner, faiss.IndexFlat):
-        return "flat", index, inner, inner
+        return "flat", index, inner
     if isinstance(inner, faiss.IndexHNSW):
         storage = faiss.downcast_index(inner.storage)
         if isinstance(storage, faiss.IndexFlat):
-            return "hnsw", index, inner, storage
+            return "hnsw", index, storage
         if isinstance(storage, faiss.IndexScalarQuantizer):
             for kind, qtype in _QUANTIZERS.items():
                 if storage.sq.qtype == qtype:
-                    return kind, index, inner, storage
+                    return kind, index, storage
     raise ValueError(f"unexpected index type {type(inner).__name__}")
