@@ -26,37 +26,37 @@ from .errors import IndexCorrupt
 
 KINDS = ("flat", "hnsw", "hnsw_fp16", "hnsw_sq8")
 
-# Figures below: bench/scale.py, 512-d synthetic clustered vectors, k=10, one query at a time on one thread, this
-# 2-core machine while other work ran on it (load average 3-8), so latencies are pessimistic.
+# Figures below: bench/scale.py (final run: 200 queries, k=10, one at a time on one thread), 512-d synthetic clustered
+# vectors, this 2-core machine while other work ran on it, so latencies are noisy; a few come from tuning runs.
 #
 # "auto" builds an exact flat index up to FLAT_MAX_PASSAGES passages and AUTO_APPROXIMATE above. Flat search p50 /
-# p95: 100k 11.2 / 14.0 ms (6.4 / 10.3 ms in a quieter moment), 1M 73 / 92 ms: it misses the 10 ms target at 100k
-# under load, so the switch sits at half of that, where flat takes ~3-6 ms and an HNSW build takes under a minute.
+# p95: 100k 7.7 / 8.9 ms (11.2 / 14.0 ms in a busier run), 1M 73 / 75 ms: at 100k it is at the 10 ms target
+# under load, so the switch sits at half of that, where flat takes ~3-6 ms and an HNSW build under a minute.
 FLAT_MAX_PASSAGES = 50_000
-# hnsw_fp16 rather than hnsw: the same recall@10 (100k: 0.994 vs 0.991) with 1,358 instead of 2,380 bytes of RAM
-# per passage (1M: 1.3 GB instead of 2.3 GB). hnsw_sq8 takes 846 B but its 8-bit scores reorder close results
-# (recall@10 0.989 at 100k; a 3-id filter came back in another order than the exact one).
+# hnsw_fp16 rather than hnsw: the same recall@10 (100k: 0.994 vs 0.991; 1M: 0.993 vs 0.988) with 1,358 instead
+# of 2,380 bytes of RAM per passage (1M: 1.3 GB instead of 2.3 GB). hnsw_sq8 takes 844 B (recall@10 0.989 at
+# 100k, 0.986 at 1M) but its 8-bit scores reorder close results: a 3-id filter came back in non-exact order.
 AUTO_APPROXIMATE = "hnsw_fp16"
 
-# HNSW parameters. hnsw_fp16, M=32, efConstruction=100: recall@10 0.994 at 100k (p50 1.0 ms, built in 70 s) and
-# 0.993 at 1M (p50 0.59 ms, p95 0.91 ms; built in 766 s under load, 508 s in a quieter run; 3.3 GB peak with the
-# input vectors). efConstruction=64 built 1M in 369 s but recall@10 stalled at 0.919 (efSearch 128) / 0.963 (384);
-# M=16 (100k, efConstruction 40) stalled at 0.73. efSearch 128 already gives 0.993 at 1M; 192 keeps a margin for
-# harder real data at +0.17 ms.
+# HNSW parameters. hnsw_fp16, M=32, efConstruction=100: recall@10 0.994 at 100k (p50 0.96 ms, built in 78 s) and
+# 0.993 at 1M (p50 0.52 ms, p95 0.78 ms; built in 429 s, 766 s in a busier run; 3.3 GB peak with the input
+# vectors). Tuning runs at 1M: efConstruction=64 built in 369 s but recall@10 stalled at 0.919 (efSearch 128) /
+# 0.963 (efSearch 384); at 100k M=16 stalled at 0.73. efSearch 128 already gives 0.993 at 1M (0.34 ms); 192 keeps
+# a margin for harder real data for +0.14 ms.
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_SEARCH = 192
 
 # Filtered search (allowed_ids). Two ways, both restricting inside the search:
 #   exact  scan the stored vectors, scoring only the allowed ones (an IDSelector): recall 1 (hnsw_sq8: of its
-#          8-bit scores), cost grows with the allowed count: 1M hnsw_fp16: 3 ids 2.1 ms, 10k 4.2 ms, 50k 15.9 ms
-#          (100k 26 ms); 100k: 20k ids 3.9 ms
+#          8-bit scores); cost grows with the allowed count. 1M hnsw_fp16: 3 ids 2.2 ms, 10k 3.7 ms, 50k 13.9 ms
+#          (tuning run: 20k 10 ms, 100k 26 ms); 100k: 20k ids 3.3 ms
 #   graph  walk the HNSW graph with the selector, efSearch = FILTER_EF_FACTOR * HNSW_EF_SEARCH / share of allowed
-#          ids, at most FILTER_EF_SEARCH_MAX: fast but blind to allowed vectors the walk does not reach, and it
-#          still returns k results, so a short result cannot reveal it. recall@10 falls with the share: 1M,
-#          efSearch 1024: 0.1% 0.25, 1% 0.53, 5% 0.94, 10% 0.99, 20% 0.996 (~5 ms), 60% 0.997 (2 ms). The 100k
-#          set is harder: with factor 1 recall@10 was 0.954 / 0.951 / 0.970 at shares 20 / 40 / 60 %, with
-#          factor 2 0.984 / 0.977 / 0.986 (8.1 / 4.5 / 3.2 ms)
+#          ids, at most FILTER_EF_SEARCH_MAX: fast, but blind to allowed vectors the walk does not reach, and it
+#          still returns k results, so a short result cannot reveal it. recall@10 falls with the share (tuning
+#          run, 1M, efSearch 1024: 0.1% 0.25, 1% 0.53, 5% 0.94, 10% 0.99). Final run, 1M: 10 / 20 / 40 / 60 %
+#          -> 0.997 / 0.996 / 0.998 / 0.999 at 3-5 ms; 100k (sparser topics, harder): 40 / 60 % -> 0.974 / 0.988
+#          at 4.6 / 3.2 ms; with factor 1 it was 0.951 / 0.970
 # The graph is used when the allowed set is both larger than EXACT_FILTER_MAX and at least GRAPH_FILTER_MIN_SHARE
 # of the index; otherwise (and whenever the walk returns fewer than k) the search is exact.
 EXACT_FILTER_MAX = 20_000
@@ -65,8 +65,8 @@ FILTER_EF_FACTOR = 2
 FILTER_EF_SEARCH_MAX = 1024
 
 # Single-query search runs on one OpenMP thread: the default (2 threads here) only adds the cost of waking and
-# waiting for the other thread, large when the cores are busy: p50 with 2 threads vs 1: flat 100k 37 vs 11 ms,
-# flat 1M 239 vs 73 ms, hnsw 100k 7.9 vs 1.1 ms (hnsw_fp16 1M: 0.59 vs 0.59 ms). Building still uses all cores.
+# waiting for the other thread, large when the cores are busy. p50 with 2 threads vs 1: flat 100k 76 vs 7.7 ms,
+# flat 1M 92 vs 73 ms, hnsw_fp16 100k 8.0 vs 0.96 ms, hnsw_fp16 1M 8.0 vs 0.52 ms. Building uses all cores.
 SEARCH_THREADS = 1
 
 _QUANTIZERS = {"hnsw_fp16": faiss.ScalarQuantizer.QT_fp16, "hnsw_sq8": faiss.ScalarQuantizer.QT_8bit}
