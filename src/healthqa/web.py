@@ -242,9 +242,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             now = assistant.index.stats()
             return stats_markdown(now), gr.update(choices=sorted(now["sites"])), gr.update(choices=sorted(now["languages"]))
 
-        app.load(index_view, None, [stats_line, site_choice, language_choice], api_name=False)
+        view = [stats_line, site_choice, language_choice]
+        app.load(index_view, None, view, api_name=False, show_progress="hidden")
         add_button.click(add_articles, [urls, files], add_status, api_name="add", concurrency_limit=1).then(
-            index_view, None, [stats_line, site_choice, language_choice], api_name=False
+            index_view, None, view, api_name=False, show_progress="hidden"
         )
 
         inputs = [question, chatbot, site_choice, language_choice, date_from, date_to]
