@@ -150,8 +150,8 @@ def _print_report(report: Any, as_json: bool) -> int:
                 (report.also_published, "stored as also published"),
             ) if count
         ) or "no article changed"
-        print(f"Updated {report.index_dir} in {report.seconds:.1f} s: {changes}; {report.embedded} passages embedded, "
-              f"the others from the cache. Now {report.articles} articles, {report.passages} passages.")
+        print(f"Updated {report.index_dir} in {report.seconds:.1f} s: {changes}; {report.embedded} passages embedded "
+              f"(passages seen before come from the cache). Now {report.articles} articles, {report.passages} passages.")
     if report.skipped:
         print(f"Skipped {len(report.skipped)} input(s):")
         for item in report.skipped:
