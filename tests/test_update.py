@@ -131,3 +131,32 @@ def test_a_huge_file_is_refused_unread_and_the_rest_is_built(folder: Path, setti
     report = build([folder], settings=settings, encoder=encoder)
     assert report.articles == 11
     assert any(s.source.endswith("huge.html") and s.reason.startswith("too large") for s in report.skipped)
+
+
+def test_a_moved_file_keeps_its_article(built: Settings, folder: Path, encoder):
+    (folder / "2022-06-kestrel-biosensing-series-b.html").rename(folder / "renamed.html")
+    report = build([folder], settings=built, encoder=encoder)
+    assert report.articles == 11 and report.embedded == 0
+    url = "https://www.medtechledger.com/funding/2022/06/kestrel-biosensing-series-b"
+    assert url in search_urls(built, encoder, "Kestrel Bio-Sensing Series B round")
+
+
+def test_a_changed_page_and_a_new_copy_with_its_url_are_stored_once(built: Settings, folder: Path, encoder):
+    page = folder / "2022-06-kestrel-biosensing-series-b.html"
+    changed = page.read_text(encoding="utf-8").replace("</article>", "<p>An added closing paragraph about the "
+                                                       "company's hiring plans for the coming year.</p></article>")
+    page.write_text(changed, encoding="utf-8")
+    (folder / "zz-copy.html").write_text(changed.replace("<title>", "<title>Copy "), encoding="utf-8")
+    report = build([folder], settings=built, encoder=encoder)
+    assert report.articles == 11 and report.replaced == 1
+    assert any(s.source.endswith("zz-copy.html") and s.reason.endswith("(same URL)") for s in report.skipped)
+
+
+def test_adding_to_an_index_built_with_other_settings_is_refused(built: Settings, encoder):
+    from healthqa import HealthQAError
+
+    other = built.with_(passage_tokens=120, overlap_tokens=20)
+    with pytest.raises(HealthQAError, match="build --fresh"):
+        add([CORPUS / "pharmapulse" / "2022-03-kvistgaard-chief-digital-officer.html"], settings=other, encoder=encoder)
+    with Index.open(built.index_dir, settings=built, encoder=encoder) as index:
+        assert index.manifest.articles == 11

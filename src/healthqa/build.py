@@ -66,10 +66,11 @@ def build(
     if if_stale and not fresh and not is_stale(settings.index_dir, fingerprint, settings):
         manifest = Manifest.read(settings.index_dir)
         return BuildReport(str(settings.index_dir), manifest.articles, manifest.passages, 0.0, unchanged=True)
-    pages = ((str(path.resolve()), _reader(path, settings.max_page_bytes)) for path in files)
+    present = [str(path.resolve()) for path in files]
+    pages = ((source, _reader(path, settings.max_page_bytes)) for source, path in zip(present, files))
     scope = [str(Path(source).resolve()) for source in sources]
-    return _update(settings, encoder, progress, pages=pages, page_count=len(files), scope=scope, fresh=fresh,
-                   fingerprint=fingerprint, empty_message=f"no article found among {len(files)} file(s)")
+    return _update(settings, encoder, progress, pages=pages, page_count=len(files), scope=scope, present=set(present),
+                   fresh=fresh, fingerprint=fingerprint, empty_message=f"no article found among {len(files)} file(s)")
 
 
 def add(
@@ -92,15 +93,15 @@ def add(
     )
     if urls:
         pages = _chain(pages, _downloads(urls, settings, limits, progress))
-    return _update(settings, encoder, progress, pages=pages, page_count=len(files), scope=[], fresh=False,
-                   fingerprint=None, empty_message="")
+    return _update(settings, encoder, progress, pages=pages, page_count=len(files), scope=[], present=set(), fresh=False,
+                   fingerprint=None, empty_message="", keep_existing=True)
 
 
 def remove(references: Sequence[str], *, settings: Settings | None = None, progress: Progress | None = None) -> BuildReport:
     """Remove articles by id, URL (canonical or also-published-at) or source (file path or page URL)."""
     settings = settings or Settings.from_env()
-    return _update(settings, None, progress, pages=(), page_count=0, scope=[], fresh=False, fingerprint=None,
-                   empty_message="", removals=list(references))
+    return _update(settings, None, progress, pages=(), page_count=0, scope=[], present=set(), fresh=False,
+                   fingerprint=None, empty_message="", removals=list(references), keep_existing=True)
 
 
 def sources_fingerprint(files: Iterable[Path], settings: Settings) -> str:
@@ -168,10 +169,12 @@ def _update(
     pages: Iterable[tuple[str, PageBytes]],
     page_count: int,
     scope: Sequence[str],
+    present: set[str],
     fresh: bool,
     fingerprint: str | None,
     empty_message: str,
     removals: Sequence[str] = (),
+    keep_existing: bool = False,
 ) -> BuildReport:
     started = time.perf_counter()
     report = progress or _no_progress
@@ -180,10 +183,17 @@ def _update(
     timings: dict[str, float] = {}
     with _exclusive(index_dir):
         previous = None if fresh else _open_current(index_dir, settings)
+        if previous is None and keep_existing and (index_dir / MANIFEST).exists():
+            raise HealthQAError(
+                f"the index at {index_dir} was built with other settings, another model or an older format, so "
+                f"nothing can be added to or removed from it as it is: rebuild it with `healthqa build --fresh SOURCE ... "
+                f"--index {index_dir}` (the embedding cache makes that quick), or use its settings"
+            )
         try:
             clock = time.perf_counter()
-            changes, seen = _read_pages(pages, page_count, previous, settings, report)
-            _drop_deleted(changes, previous, scope, seen)
+            changes = _Changes()
+            _drop_deleted(changes, previous, scope, present)  # first, so that a moved file is not its own duplicate
+            _read_pages(changes, pages, page_count, previous, settings, report)
             for reference in removals:
                 ids = previous.article_ids_for(reference) if previous else []
                 if not ids:
@@ -213,18 +223,17 @@ def _update(
 
 
 def _read_pages(
-    pages: Iterable[tuple[str, PageBytes]], page_count: int, previous: Store | None, settings: Settings, report: Progress
-) -> tuple[_Changes, set[str]]:
+    changes: _Changes, pages: Iterable[tuple[str, PageBytes]], page_count: int, previous: Store | None, settings: Settings,
+    report: Progress,
+) -> None:
     """Extract what is new or changed; every page is tried, a bad one is recorded with its reason."""
-    changes = _Changes()
     known: dict[str, SourceRecord] = previous.sources() if previous else {}
     keys, hashes = previous.simhashes() if previous else ([], [])
     near = NearDuplicates(keys, hashes)
-    known_ids = set(keys)  # articles stored, or about to be
+    stored_ids = set(keys)
+    pending_ids: set[str] = set()  # articles added by this update
     also_at = previous.also_at(keys) if previous else {}
-    seen: set[str] = set()
     for number, (source, page) in enumerate(pages, 1):
-        seen.add(source)
         report("extracting", number, max(page_count, number))
         try:
             data, final_url = _page_bytes(source, page)
@@ -248,12 +257,12 @@ def _read_pages(
         except Exception as exc:  # an extractor bug on one page must not cost the whole update
             changes.skipped.append((Skipped(source, f"unexpected extraction error ({type(exc).__name__}: {exc})"), page_hash))
             continue
-        if article.id in known_ids and article.id not in changes.removed_articles:
+        if article.id in pending_ids or (article.id in stored_ids and article.id not in changes.removed_articles):
             changes.skipped.append((Skipped(source, f"duplicate of {article.url} (same URL)"), page_hash))
             continue
         simhash = text_simhash(article.title + "\n" + article.text)
-        original = near.find(simhash)
-        if original is not None and original not in changes.removed_articles:
+        original = near.find(simhash, exclude=changes.removed_articles)
+        if original is not None:
             places = changes.also_at.setdefault(original, list(also_at.get(original, [])))
             place = article.url or source
             if place not in places:
@@ -262,7 +271,9 @@ def _read_pages(
             changes.skipped.append((Skipped(source, f"same story as article {original}: stored once, as also published at {place}"), page_hash))
             continue
         near.add(article.id, simhash)
-        known_ids.add(article.id)
+        pending_ids.add(article.id)
+        if also_at.get(article.id):  # a changed page keeps the places its story was also published at
+            article = _with_also_at(article, also_at[article.id])
         changes.articles.append((article, page_hash, simhash))
         if before is not None and before.article_id:
             changes.replaced += 1
@@ -274,15 +285,14 @@ def _read_pages(
         position = pending[original]
         article, page_hash, simhash = changes.articles[position]
         changes.articles[position] = (_with_also_at(article, changes.also_at.pop(original)), page_hash, simhash)
-    return changes, seen
 
 
-def _drop_deleted(changes: _Changes, previous: Store | None, scope: Sequence[str], seen: set[str]) -> None:
+def _drop_deleted(changes: _Changes, previous: Store | None, scope: Sequence[str], present: set[str]) -> None:
     """Sources under the synced folders (or the synced files) that are no longer there."""
     if previous is None or not scope:
         return
     for source, record in previous.sources().items():
-        if source not in seen and any(source == root or source.startswith(root.rstrip(os.sep) + os.sep) for root in scope):
+        if source not in present and any(source == root or source.startswith(root.rstrip(os.sep) + os.sep) for root in scope):
             changes.forgotten_sources.add(source)
             _forget_article(changes, record)
 

@@ -4,7 +4,7 @@ half of the bits; a syndicated copy with a changed intro or byline in a few."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from trafilatura.deduplication import Simhash
@@ -27,11 +27,14 @@ class NearDuplicates:
         self._keys = list(keys)
         self._hashes = np.asarray(hashes, dtype=np.int64).view(np.uint64)
 
-    def find(self, simhash: int) -> str | None:
+    def find(self, simhash: int, exclude: Collection[str] = ()) -> str | None:
+        """The key of the closest known text within MAX_DIFFERENT_BITS, ignoring the keys in `exclude`."""
         if not self._keys:
             return None
         differing = np.bitwise_xor(self._hashes, np.uint64(simhash & (_SIGN * 2 - 1)))
         bits = np.unpackbits(differing.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+        if exclude:
+            bits[[i for i, key in enumerate(self._keys) if key in exclude]] = 64
         best = int(np.argmin(bits))
         return self._keys[best] if bits[best] <= MAX_DIFFERENT_BITS else None
 

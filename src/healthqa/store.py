@@ -164,6 +164,8 @@ class Store:
 
     def article_ids_for(self, reference: str) -> list[str]:
         """Articles named by an id, a URL (canonical or also-published-at) or a source (file or URL)."""
+        if not reference.strip().strip("/"):
+            return []  # an empty reference would match every article without a URL
         with self._lock:
             rows = self._query(
                 "SELECT id FROM articles WHERE id = ? OR source = ? OR rtrim(lower(url), '/') = rtrim(lower(?), '/') "
