@@ -58,6 +58,11 @@ from healthqa.errors import SourceError
 from healthqa.extract import extract_file, extract_html
 
 def peak_kb():
+    # VmHWM: this program's own high-water mark. ru_maxrss would also count the pytest process it was forked
+    # from (Linux keeps the larger of the two across exec), which grows with the tests that ran before.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 def run(call):

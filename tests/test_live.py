@@ -34,21 +34,21 @@ def test_add_tab_fetches_a_feed_and_the_chat_uses_it(index_dir: Path, tmp_path: 
     with serve_site() as site, serving(index_dir, tmp_path / "serve.log", {"HEALTHQA_ALLOW_PRIVATE_URLS": "1"}) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
-        page.wait_for_function("() => /^11 articles/.test(document.querySelector('#hq-stats').innerText.trim())", timeout=60_000)
+        page.wait_for_function("() => /^11 articles/.test((document.querySelector('#hq-stats')?.innerText || '').trim())", timeout=60_000)
         page.get_by_role("tab", name="Add articles").click()
         page.fill("#hq-urls textarea", f"{site.url('/feed.xml')}\n{site.url('/missing-page')}")
         page.click("#hq-add")
-        page.wait_for_function("() => /Done in/.test(document.querySelector('#hq-add-status').innerText)", timeout=120_000)
+        page.wait_for_function("() => /Done in/.test((document.querySelector('#hq-add-status')?.innerText || ''))", timeout=120_000)
         status = page.inner_text("#hq-add-status")
         assert f"{len(STORIES)} added" in status and "HTTP 404" in status
-        page.wait_for_function(f"() => /^{11 + len(STORIES)} articles/.test(document.querySelector('#hq-stats').innerText.trim())",
+        page.wait_for_function(f"() => /^{11 + len(STORIES)} articles/.test((document.querySelector('#hq-stats')?.innerText || '').trim())",
                                timeout=30_000)
 
         page.fill("#hq-urls textarea", "")
         page.set_input_files("#hq-files input[type=file]", str(NEW_ARTICLE))
         page.wait_for_selector("#hq-files :text('kvistgaard')", timeout=30_000)
         page.click("#hq-add")
-        page.wait_for_function("() => /Done in .*: 1 added/.test(document.querySelector('#hq-add-status').innerText)", timeout=120_000)
+        page.wait_for_function("() => /Done in .*: 1 added/.test((document.querySelector('#hq-add-status')?.innerText || ''))", timeout=120_000)
 
         page.get_by_role("tab", name="Chat").click()
         ask(page, "Which hospital network is piloting AI triage software in its emergency departments?")
