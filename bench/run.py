@@ -98,6 +98,11 @@ class Bench:
         """Disturbed short stages, once more at the end of the run, each only if the machine is quiet then."""
         for key, stage, params in self.pending:
             busy = others_now()
+            for _ in range(5):  # wait up to ~30 s for the others to finish
+                if busy <= NOISY_CORES:
+                    break
+                time.sleep(4)
+                busy = others_now()
             if busy > NOISY_CORES:
                 self.log(f"{key}: still disturbed, not run again (other processes take {busy:.2f} cores)")
                 continue
