@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -88,11 +89,11 @@ def add(
     urls = [str(source) for source in sources if _is_url(str(source))]
     local = [source for source in sources if not _is_url(str(source))]
     files = list(iter_html_files(local))
-    pages: Iterable[tuple[str, Callable[[], bytes] | SourceError | tuple[bytes, str]]] = (
+    pages: Iterable[tuple[str, PageBytes]] = (
         (str(path.resolve()), _reader(path, settings.max_page_bytes)) for path in files
     )
     if urls:
-        pages = _chain(pages, _downloads(urls, settings, limits, progress))
+        pages = itertools.chain(pages, _downloads(urls, settings, limits, progress))
     return _update(settings, encoder, progress, pages=pages, page_count=len(files), scope=[], present=set(), fresh=False,
                    fingerprint=None, empty_message="", keep_existing=True)
 
@@ -417,7 +418,12 @@ def _article_passages(article: Article, encoder: Encoder, settings: Settings) ->
     budget = min(settings.passage_tokens, encoder.max_tokens - 2 - context_tokens - 1)
     overlap = min(settings.overlap_tokens, budget // 3)
     for passage in split_passages(article, encoder.count_tokens, max_tokens=budget, overlap_tokens=overlap):
-        yield passage, (f"{context}\n{passage.text}" if context else passage.text)
+        yield passage, _encoder_input(context, passage)
+
+
+def _encoder_input(context: str, passage: Passage) -> str:
+    """What the encoder reads for a passage: its article's (shortened) title, then its text."""
+    return f"{context}\n{passage.text}" if context else passage.text
 
 
 def _encoder_inputs_of(store_path: Path, passage_ids: list[int], encoder: Encoder) -> list[str]:
@@ -430,8 +436,7 @@ def _encoder_inputs_of(store_path: Path, passage_ids: list[int], encoder: Encode
     texts = []
     for passage_id in passage_ids:
         passage, article = found[passage_id]
-        context = _title_context(article.title, encoder)
-        texts.append(f"{context}\n{passage.text}" if context else passage.text)
+        texts.append(_encoder_input(_title_context(article.title, encoder), passage))
     return texts
 
 
@@ -461,11 +466,6 @@ def _downloads(urls: Sequence[str], settings: Settings, limits: object | None, p
             yield url, result
         else:
             yield url, (result.body, result.final_url)
-
-
-def _chain(*iterables: Iterable[tuple[str, PageBytes]]) -> Iterator[tuple[str, PageBytes]]:
-    for iterable in iterables:
-        yield from iterable
 
 
 def _is_url(source: str) -> bool:
