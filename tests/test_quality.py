@@ -46,12 +46,15 @@ def test_fusion_is_at_least_as_good_as_either_retriever_alone(reports, pair):
     assert fused["mrr@10"] >= dense["mrr@10"], (fused, dense)
 
 
-def test_answers_cite_expected_articles_and_quote_verbatim(corpus_index, corpus_settings):
+def test_answers_contain_the_answer_and_quote_verbatim(corpus_index, corpus_settings):
+    """What the user reads (`healthqa eval corpus/questions.jsonl --answers`). Measured: the answer text contains a
+    gold phrase for 0.60 of the answerable questions, its first sentence for 0.49 (retrieved passages: 0.97);
+    median 55 words; no answerable question refused; 10 of 12 unanswerable ones abstain."""
     report = evaluate_answers(Assistant(corpus_index, corpus_settings), QUESTIONS)
-    # Measured: first citation from an expected article 0.89 (en 0.93, fr 0.84); answered 1.00; abstained 0.83.
-    assert report["quotes"] > 100 and report["quotes_verbatim"] == report["quotes"]
-    assert report["en:first_citation_expected"] >= 0.88
-    assert report["fr:first_citation_expected"] >= 0.78
-    assert report["all:first_citation_expected"] >= 0.84
-    assert report["answerable_answered"] >= 0.95
-    assert report["unanswerable_abstained"] >= 0.75
+    scores = report["groups"]["all"]
+    assert report["quotes"] > 80 and report["quotes_verbatim"] == report["quotes"]
+    assert scores["answer_contains"] >= 0.55, scores
+    assert scores["first_sentence_contains"] >= 0.44, scores
+    assert scores["median_words"] <= 60, scores
+    assert scores["abstained"] <= 0.02, scores
+    assert report["unanswerable"]["abstained"] >= 0.83, report["unanswerable"]  # 10 of 12

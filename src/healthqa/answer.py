@@ -1,22 +1,23 @@
 """Questions → cited, extractive answers: the sentences of the retrieved passages that best answer the question,
-quoted verbatim with [n] markers, or a plain statement that the articles do not cover it."""
+quoted verbatim with [n] markers and the short answer inside them, or a plain statement that the articles do not
+cover it."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .index import Index, LiveIndex, default_index
 from .language import foreign_language, reply_language
+from .lexical import analyse, analyse_query
 from .messages import language_name, message
-from .passages import sentence_spans
-from .records import Answer, Citation, Filters, Hit
+from .records import Answer, Citation, Filters, Hit, ShortAnswer
+from .selection import Limits, Quote, candidate_sentences, choose_quotes, short_answer
 from .settings import Settings
-from .terms import content_terms, fold, named_terms
+from .terms import fold, named_terms, words
 
 # A previous turn is a user question (str) or a chat message {"role": ..., "content": ...}.
 Turn = str | Mapping[str, object]
@@ -28,21 +29,10 @@ _ANAPHORA = re.compile(
     r"\b(they|them|their|these|those|it|its|this one|ils|elles|leur|leurs|ces|ceux|celles|eux|celui-ci|celle-ci|ce dernier)\b",
     re.IGNORECASE,
 )
-# How a sentence is scored: its closeness to the question, its passage's, and the question terms it covers.
-W_SENTENCE, W_PASSAGE, W_TERMS = 0.40, 0.45, 0.15  # measured best of four mixes on the labelled questions
-
-
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    hit: Hit
-    start: int  # within the passage text
-    end: int
-    score: float
-    vector: np.ndarray
-
-    @property
-    def text(self) -> str:
-        return self.hit.text[self.start : self.end]
+# Between half of min_score and min_score, a question is still answered when one passage holds at least this share
+# of its words: real questions can be terse ("What is Listeria?" scores 0.17), while off-topic ones share few words
+# with the articles (weather, football, recipes: 0.04-0.16, and at most 0.4 of their words; README, "Answers").
+MIN_WORDS_HELD = 0.5
 
 
 class Assistant:
@@ -71,20 +61,35 @@ class Assistant:
         note = message(language, "foreign", name=language_name(foreign)) if foreign else ""
 
         index = self.index  # one generation for the whole answer, even if a build publishes meanwhile
-        unknown = index.store.unknown_words([fold(word) for word in named_terms(question)])
+        unknown = index.store.unknown_words([fold(word) for word in named_terms(question)], tolerant=True)
         if unknown:  # the question names something (a company, a product, a place) that no article mentions
             return self._abstain(question, language, note, index.search(question, 12, filters=filters))
 
         query = retrieval_query(question, history)
         query_vector = index.encoder.encode_query(query)
         hits = index.search(query, self.settings.answer_passages, filters=filters, vector=query_vector)
-        if not hits or max(hit.similarity for hit in hits) < self.settings.min_score:
+        if not hits or not self._covered(query, hits, index.settings.languages):
             return self._abstain(question, language, note, hits)
 
-        chosen = self._choose_sentences(index, question, query_vector, hits)
-        citations = _cite(chosen)
+        sentences = candidate_sentences(hits)
+        closeness = index.encoder.encode([s.text for s in sentences]) @ query_vector if sentences else np.zeros(0)
+        limits = Limits(self.settings.answer_sentences, self.settings.answer_words, self.settings.answer_margin)
+        quotes = choose_quotes(question, sentences, closeness, languages=index.settings.languages, limits=limits)
+        if not quotes:
+            return self._abstain(question, language, note, hits)
+        citations = _cite(quotes)
+        short = _short_answer(question, quotes[0], citations[0], index.settings.languages)
+        note = " ".join(part for part in (note, _quotes_language_note(language, citations)) if part)
         text = " ".join(f"{c.sentence} [{c.marker}]" for c in citations)
-        return Answer(question, text, language, tuple(citations), tuple(hits), False, note)
+        return Answer(question, text, language, tuple(citations), tuple(hits), False, note, short)
+
+    def _covered(self, query: str, hits: Sequence[Hit], languages: Sequence[str]) -> bool:
+        """Whether the articles cover the question: a passage close enough in meaning or, somewhat close, one that
+        holds most of the question's words."""
+        similarity = max(hit.similarity for hit in hits)
+        if similarity >= self.settings.min_score:
+            return True
+        return similarity >= self.settings.min_score / 2 and words_held(query, hits, languages) >= MIN_WORDS_HELD
 
     def _abstain(self, question: str, language: str, note: str, hits: Sequence[Hit]) -> Answer:
         """The plain statement, with the closest passages of up to three different articles as leads."""
@@ -93,37 +98,6 @@ class Assistant:
             if all(hit.article.id != lead.article.id for lead in leads):
                 leads.append(hit)
         return Answer(question, message(language, "no_answer"), language, (), tuple(leads[:3]), True, note)
-
-    def _choose_sentences(self, index: Index, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[_Candidate]:
-        """Score every sentence of the retrieved passages by closeness to the question, the strength of its
-        passage and coverage of the question's terms; keep the best few that do not repeat each other."""
-        spans: list[tuple[Hit, int, int]] = []
-        seen: set[tuple[str, int]] = set()
-        for hit in hits:
-            for span in _passage_sentences(hit.text):
-                key = (hit.article.id, hit.passage.start + span[0])  # overlapping passages repeat sentences
-                sentence = hit.text[span[0] : span[1]]
-                if key not in seen and len(sentence.split()) >= 4 and not sentence.rstrip("»”\"' ").endswith("?"):
-                    seen.add(key)
-                    spans.append((hit, *span))
-        if not spans:
-            return []
-        vectors = index.encoder.encode([hit.text[start:end] for hit, start, end in spans])
-        closeness = vectors @ query_vector
-        terms = content_terms(question)
-        candidates = [
-            _Candidate(hit, start, end, float(W_SENTENCE * close + W_PASSAGE * hit.similarity + W_TERMS * _coverage(terms, hit.text[start:end])), vector)
-            for (hit, start, end), close, vector in zip(spans, closeness, vectors)
-        ]
-        candidates.sort(key=lambda c: c.score, reverse=True)
-        best = candidates[0].score
-        chosen: list[_Candidate] = []
-        for candidate in candidates:
-            if len(chosen) == self.settings.answer_sentences or candidate.score < best - self.settings.answer_margin:
-                break
-            if all(float(candidate.vector @ other.vector) < 0.9 for other in chosen):
-                chosen.append(candidate)
-        return chosen
 
 
 def answer(
@@ -149,34 +123,49 @@ def retrieval_query(question: str, history: Sequence[Turn]) -> str:
     return f"{previous[-1]} {question}" if follow_up else question
 
 
-def _cite(chosen: Sequence[_Candidate]) -> list[Citation]:
-    """Readable order: articles in order of relevance, sentences in their article's order; one marker per passage."""
+def words_held(question: str, hits: Sequence[Hit], languages: Sequence[str]) -> float:
+    """The largest share of the question's words (each by any of its stems) that one passage holds."""
+    asked = [stems for word in words(question) if (stems := set(analyse_query(word, languages)))]
+    if not asked:
+        return 0.0
+    best = 0.0
+    for hit in hits:
+        held = set(analyse(hit.text, hit.article.language or languages[0]))
+        best = max(best, sum(bool(stems & held) for stems in asked) / len(asked))
+    return best
+
+
+def _cite(quotes: Sequence[Quote]) -> list[Citation]:
+    """The best quote first, then the others grouped by article, in the articles' order of relevance and each
+    article's reading order; one marker per passage."""
     article_rank: dict[str, int] = {}
-    for candidate in chosen:
-        article_rank.setdefault(candidate.hit.article.id, len(article_rank))
-    ordered = sorted(chosen, key=lambda c: (article_rank[c.hit.article.id], c.hit.passage.start + c.start))
+    for quote in quotes:
+        article_rank.setdefault(quote.hit.article.id, len(article_rank))
+    rest = sorted(quotes[1:], key=lambda q: (article_rank[q.hit.article.id], q.hit.passage.start + q.start))
     markers: dict[int, int] = {}
     citations = []
-    for candidate in ordered:
-        passage_key = id(candidate.hit)
-        marker = markers.setdefault(passage_key, len(markers) + 1)
-        citations.append(
-            Citation(marker, candidate.text, candidate.start, candidate.end, candidate.hit.passage, candidate.hit.article)
-        )
+    for quote in [quotes[0], *rest]:
+        marker = markers.setdefault(id(quote.hit), len(markers) + 1)
+        citations.append(Citation(marker, quote.text, quote.start, quote.end, quote.hit.passage, quote.hit.article))
     return citations
 
 
-def _passage_sentences(text: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    position = 0
-    for paragraph in text.split("\n\n"):
-        spans.extend((s.start, s.end) for s in sentence_spans(paragraph, position))
-        position += len(paragraph) + 2
-    return spans
+def _short_answer(question: str, quote: Quote, citation: Citation, languages: Sequence[str]) -> ShortAnswer | None:
+    span = short_answer(question, quote, languages=languages)
+    if span is None:
+        return None
+    start, end = span
+    return ShortAnswer(quote.hit.text[start:end], citation.marker, start, end)
 
 
-def _coverage(terms: set[str], sentence: str) -> float:
-    return len(terms & content_terms(sentence)) / len(terms) if terms else 0.0
+def _quotes_language_note(language: str, citations: Sequence[Citation]) -> str:
+    """Says so when the quotes are in another language than the question ("The quotes are in French.")."""
+    quoted = {c.article.language for c in citations if c.article.language}
+    others = sorted(quoted - {language})
+    if not others:
+        return ""
+    names = message(language, "and").join(language_name(code, language) for code in others)
+    return message(language, "quotes_in" if language not in quoted else "some_quotes_in", name=names)
 
 
 def _is_user(turn: Turn) -> bool:

@@ -97,14 +97,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     evaluate = commands.add_parser(
-        "eval", parents=[common, retrieval], help="measure retrieval on labelled questions",
+        "eval", parents=[common, retrieval], help="measure retrieval (or answers) on labelled questions",
         description="recall@k and MRR@10 on a JSON Lines file of labelled questions, overall, by question language "
-                    "and by question→article language pair (see README, 'Evaluating').")
+                    "and by question→article language pair; with --answers, what the answers contain instead "
+                    "(see README, 'Evaluating').")
     evaluate.add_argument("questions", metavar="QUESTIONS.jsonl")
     evaluate.add_argument("--k", default="1,5,10", metavar="K,K,...", help="cut-offs for recall (default: 1,5,10)")
     evaluate.add_argument("--compare", action="store_true", help="also BM25 alone, dense alone and every fusion")
     evaluate.add_argument("--by-article", action="store_true", help="count a hit from an expected article even "
                           "when the passage lacks the answer phrase")
+    evaluate.add_argument("--answers", action="store_true", help="evaluate the answers: how often their text, their "
+                          "first sentence and the retrieved passages contain a gold phrase; length; abstention; latency")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.set_defaults(run=_evaluate)
 
@@ -188,6 +191,9 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(reply.to_dict())
         return 0
+    if reply.short_answer:  # bold on a terminal, plain when piped
+        bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+        print(f"{bold}{reply.short_answer.text}{plain} [{reply.short_answer.marker}]\n")
     print(textwrap.fill(reply.text, width=100))
     if reply.note:
         print(f"\n({reply.note})")
@@ -265,6 +271,8 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if not ks or ks[0] < 1:
         raise ConfigError("--k needs at least one cut-off of 1 or more")
     questions = load_questions(args.questions)
+    if args.answers:
+        return _evaluate_answers(args, settings, questions)
     with Index.open(settings=settings) as index:
         if args.compare:
             reports = compare_retrieval(index, questions, ks=ks, by_article=args.by_article)
@@ -281,6 +289,32 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
             if isinstance(scores, dict):
                 print(f"{name:24} {group:14} {scores['questions']:>4} " + " ".join(f"{scores[m]:>9.2f}" for m in metrics))
         print(f"{name:24} {'latency p50':14} {report['latency_ms_p50']:>7} ms")
+    return 0
+
+
+def _evaluate_answers(args: argparse.Namespace, settings: Settings, questions: list[Any]) -> int:
+    from .answer import Assistant
+    from .evaluate import evaluate_answers
+
+    assistant = Assistant.open(settings=settings)
+    try:
+        report = evaluate_answers(assistant, questions)
+    finally:
+        assistant.index.close()
+    if args.json:
+        _print_json({"questions": args.questions, "model": settings.model or "default", **report})
+        return 0
+    columns = {"answer_contains": "answer", "first_sentence_contains": "first", "retrieved_contains": "retrieved",
+               "median_words": "words", "abstained": "refused", "short_given": "short", "short_exact": "short EM",
+               "short_f1": "short F1"}
+    print(f"{'questions':14} {'n':>4} " + " ".join(f"{label:>9}" for label in columns.values()))
+    for group, scores in report["groups"].items():
+        print(f"{group:14} {scores['questions']:>4} " + " ".join(f"{scores[key]:>9.2f}" for key in columns))
+    unanswerable = report["unanswerable"]
+    if unanswerable["questions"]:
+        print(f"unanswerable   {unanswerable['questions']:>4}   abstained {unanswerable['abstained']:.2f}")
+    print(f"quotes verbatim {report['quotes_verbatim']}/{report['quotes']}; "
+          f"latency p50 {report['latency_ms_p50']} ms, p95 {report['latency_ms_p95']} ms")
     return 0
 
 

@@ -10,8 +10,9 @@ import json
 import re
 import statistics
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,12 +21,14 @@ from .errors import SourceError
 from .fusion import FUSIONS
 from .index import Index
 from .language import reply_language
-from .records import Article, Hit
+from .records import Answer, Article, Citation, Hit
 
 if TYPE_CHECKING:
     from .answer import Assistant
 
 _SPACE = re.compile(r"\s+")
+_MARKER = re.compile(r"\s*\[\d+\]")
+_ARTICLES = frozenset("a an the le la les l un une des du de d".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +71,9 @@ def load_questions(path: str | Path) -> list[Question]:
 
 
 def normalise(text: str) -> str:
-    return _SPACE.sub(" ", text).strip().lower()
+    """Unicode NFKC, lower case, curly apostrophes straight, white space collapsed: how gold phrases are matched."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'").replace("\u2018", "'")
+    return _SPACE.sub(" ", text).strip()
 
 
 def is_relevant(hit: Hit, question: Question) -> bool:
@@ -146,31 +151,124 @@ def _article_language(index: Index, question: Question) -> str:
 
 
 def evaluate_answers(assistant: "Assistant", questions: Sequence[Question]) -> dict[str, Any]:
-    """How often answers cite an expected article, how often they abstain, whether every quote is verbatim."""
-    rows: dict[str, list[float]] = defaultdict(list)
-    latencies = []
+    """What the user reads, by question language and language pair: how often the answer text contains a gold
+    phrase, how often its first quoted sentence does, how often the retrieved passages do (the ceiling), how long
+    answers are, how often the assistant abstains; the short answer's exact match and token F1; latency."""
+    outcomes: dict[str, list[AnswerOutcome]] = defaultdict(list)
+    unanswerable: list[bool] = []
+    latencies: list[float] = []
     quotes = verbatim = 0
+    index = assistant.index
     for question in questions:
         started = time.perf_counter()
         reply = assistant.answer(question.question)
         latencies.append(time.perf_counter() - started)
-        for citation in reply.citations:
-            quotes += 1
-            verbatim += (
-                citation.passage.text[citation.start : citation.end] == citation.sentence
-                and citation.passage.text == citation.article.text[citation.passage.start : citation.passage.end]
-            )
+        quotes += len(reply.citations)
+        verbatim += sum(_is_verbatim(citation) for citation in reply.citations)
         if not question.answerable:
-            rows["unanswerable_abstained"].append(float(reply.abstained))
+            unanswerable.append(reply.abstained)
             continue
-        rows["answerable_answered"].append(float(not reply.abstained))
-        first_ok = bool(reply.citations) and question.expects(reply.citations[0].article)
-        any_ok = any(question.expects(c.article) for c in reply.citations)
-        for group in ("all", question.language):
-            rows[f"{group}:first_citation_expected"].append(float(first_ok))
-            rows[f"{group}:any_citation_expected"].append(float(any_ok))
-    report: dict[str, Any] = {name: round(sum(values) / len(values), 4) for name, values in sorted(rows.items())}
+        retrieved = index.search(question.question, assistant.settings.answer_passages)
+        outcome = _answer_outcome(question, reply, retrieved)
+        target = _article_language(index, question)
+        for group in ("all", question.language, f"{question.language}->{target}"):
+            outcomes[group].append(outcome)
+    report: dict[str, Any] = {"groups": {group: _answer_scores(rows) for group, rows in sorted(outcomes.items())}}
+    report["unanswerable"] = {
+        "questions": len(unanswerable),
+        "abstained": round(sum(unanswerable) / len(unanswerable), 4) if unanswerable else None,
+    }
     report["quotes"] = quotes
     report["quotes_verbatim"] = verbatim
-    report["latency_ms_p50"] = round(1000 * statistics.median(latencies), 1) if latencies else None
+    report["latency_ms_p50"] = _percentile_ms(latencies, 50)
+    report["latency_ms_p95"] = _percentile_ms(latencies, 95)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerOutcome:
+    """One answerable question's answer, judged by the gold phrases (and expected articles, when given)."""
+
+    contains: bool  # the answer text contains a gold phrase
+    first_sentence: bool  # its first quoted sentence does
+    retrieved: bool  # the passages retrieved for the question do: the ceiling for an extractive answer
+    words: int
+    abstained: bool
+    first_citation_expected: bool | None  # None when the question names no expected article
+    short_given: bool
+    short_exact: float
+    short_f1: float
+
+
+def _answer_outcome(question: Question, reply: "Answer", retrieved: Sequence[Hit]) -> AnswerOutcome:
+    text = _MARKER.sub("", reply.text) if not reply.abstained else ""
+    first = reply.citations[0].sentence if reply.citations else ""
+    short = reply.short_answer.text if reply.short_answer else ""
+    expected = None
+    if question.articles:
+        expected = bool(reply.citations) and question.expects(reply.citations[0].article)
+    return AnswerOutcome(
+        contains=contains_answer(text, question.answers),
+        first_sentence=contains_answer(first, question.answers),
+        retrieved=any(is_relevant(hit, question) for hit in retrieved),
+        words=len(text.split()),
+        abstained=reply.abstained,
+        first_citation_expected=expected,
+        short_given=bool(short),
+        short_exact=max((float(_squad_normal(short) == _squad_normal(g)) for g in question.answers), default=0.0) if short else 0.0,
+        short_f1=max((token_f1(short, g) for g in question.answers), default=0.0) if short else 0.0,
+    )
+
+
+def _answer_scores(rows: list[AnswerOutcome]) -> dict[str, Any]:
+    def share(values: Iterable[bool | float]) -> float:
+        values = list(values)
+        return round(sum(values) / len(values), 4) if values else 0.0
+
+    answered = [row for row in rows if not row.abstained]
+    with_articles = [row.first_citation_expected for row in rows if row.first_citation_expected is not None]
+    return {
+        "questions": len(rows),
+        "answer_contains": share(row.contains for row in rows),
+        "first_sentence_contains": share(row.first_sentence for row in rows),
+        "retrieved_contains": share(row.retrieved for row in rows),
+        "median_words": statistics.median(row.words for row in answered) if answered else 0,
+        "abstained": share(row.abstained for row in rows),
+        "short_given": share(row.short_given for row in rows),
+        "short_exact": share(row.short_exact for row in rows),
+        "short_f1": share(row.short_f1 for row in rows),
+        "first_citation_expected": share(with_articles) if with_articles else None,
+    }
+
+
+def contains_answer(text: str, phrases: Sequence[str]) -> bool:
+    """The rule of the evaluation: one of the phrases appears in the text, both normalised."""
+    haystack = normalise(text)
+    return bool(haystack) and any(normalise(phrase) and normalise(phrase) in haystack for phrase in phrases)
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token overlap F1 (lower case, punctuation and articles off)."""
+    predicted, wanted = _squad_normal(prediction).split(), _squad_normal(gold).split()
+    common = sum((Counter(predicted) & Counter(wanted)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(wanted)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _squad_normal(text: str) -> str:
+    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in normalise(text))
+    return " ".join(word for word in text.split() if word not in _ARTICLES)
+
+
+def _is_verbatim(citation: Citation) -> bool:
+    passage = citation.passage
+    return passage.text[citation.start : citation.end] == citation.sentence and passage.text == citation.article.text[passage.start : passage.end]
+
+
+def _percentile_ms(seconds: Sequence[float], percent: int) -> float | None:
+    if not seconds:
+        return None
+    ordered = sorted(seconds)
+    return round(1000 * ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))], 1)

@@ -53,6 +53,16 @@ def analyse(text: str, language: str) -> list[str]:
     return _stems(_content_words(text, _stop_words(language)), language)
 
 
+def analyse_words(text: str, language: str) -> list[tuple[int, int, str]]:
+    """(start, end, term) of each word of the text that BM25 would keep, with the term it becomes: where in a
+    sentence the question's terms stand."""
+    stop = _stop_words(language)
+    found = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    kept = [(start, end, word) for start, end, word in found if word not in stop and word not in _ELIDED and (len(word) > 1 or word.isdigit())]
+    terms = _stems([word for _, _, word in kept], language)
+    return [(start, end, term) for (start, end, _), term in zip(kept, terms)]
+
+
 def analyse_query(text: str, languages: Iterable[str]) -> list[str]:
     """Distinct terms of a question analysed in each language: without the stop words of any of them (the
     English stemmer must not keep French "pour", "le"), then the stems of each, each once."""

@@ -14,6 +14,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "published": "Published",
         "no_date": "undated",
         "language": "Language",
+        "quotes_in": "The quotes are in {name}.",
+        "some_quotes_in": "Some quotes are in {name}.",
+        "and": " and ",
+        "short_answer": "Short answer",
     },
     "fr": {
         "no_answer": "Les articles ne traitent pas de cette question. Les passages les plus proches sont indiqués ci-dessous, comme pistes.",
@@ -24,6 +28,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "published": "Publié le",
         "no_date": "non daté",
         "language": "Langue",
+        "quotes_in": "Les citations sont en {name}.",
+        "some_quotes_in": "Certaines citations sont en {name}.",
+        "and": " et ",
+        "short_answer": "Réponse courte",
     },
 }
 
@@ -33,5 +41,12 @@ def message(language: str, key: str, **values: str) -> str:
     return texts[key].format(**values)
 
 
-def language_name(code: str) -> str:
+# Names of languages as a French sentence writes them ("Les citations sont en anglais.").
+_FRENCH_NAMES = {"en": "anglais", "fr": "français", "de": "allemand", "es": "espagnol", "it": "italien", "pt": "portugais", "nl": "néerlandais"}
+
+
+def language_name(code: str, reader: str = "en") -> str:
+    """The language's name for a reader of `reader` (English or French)."""
+    if reader == "fr":
+        return _FRENCH_NAMES.get(code, code)
     return LANGUAGE_NAMES.get(code, code)

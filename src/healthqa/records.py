@@ -103,6 +103,20 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class ShortAnswer:
+    """The name, figure or date that answers the question, inside one quoted sentence:
+    `citation.passage.text[start:end] == text` for the citation whose marker it carries."""
+
+    text: str
+    marker: int
+    start: int  # within the cited passage's text
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "marker": self.marker, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """The reply to a question: text with [n] markers, its citations, the hits it drew on."""
 
@@ -113,6 +127,7 @@ class Answer:
     hits: tuple[Hit, ...]
     abstained: bool
     note: str = ""  # a remark for the user, e.g. the question's language is not supported
+    short_answer: ShortAnswer | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +136,7 @@ class Answer:
             "language": self.language,
             "abstained": self.abstained,
             "note": self.note,
+            "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "citations": [c.to_dict() for c in self.citations],
             "hits": [h.to_dict() for h in self.hits],
         }

@@ -40,10 +40,12 @@ class Settings:
     batch_size: int = 32
     # Number of passages returned by search() when the caller gives no k.
     k: int = 5
-    # Answers: passages read, most sentences quoted, and how far below the best a quoted sentence may score.
+    # Answers: passages read, most sentences quoted, most words quoted (unless the best sentence alone is longer),
+    # and how far below the best sentence's score another may be and still be quoted (see selection.py).
     answer_passages: int = 6
     answer_sentences: int = 4
-    answer_margin: float = 0.06
+    answer_words: int = 60
+    answer_margin: float = 1.5
     # Below this similarity of the best passage the assistant says the articles do not cover the question.
     min_score: float = 0.2
     # Most pages read by one `add` (a feed or sitemap can list thousands); most bytes of one page, file or
@@ -77,7 +79,7 @@ class Settings:
         return result
 
     def _check(self) -> None:
-        for name in ("min_words", "passage_tokens", "batch_size", "k", "answer_passages", "answer_sentences", "per_article",
+        for name in ("min_words", "passage_tokens", "batch_size", "k", "answer_passages", "answer_sentences", "answer_words", "per_article",
                      "max_pages", "max_page_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"setting {name} must be at least 1, not {getattr(self, name)}")
@@ -100,7 +102,7 @@ def _convert(name: str, value: Any) -> Any:
         if isinstance(value, str):
             value = value.split(",")
         return tuple(code.strip().lower() for code in value if code.strip())
-    if name in ("min_words", "passage_tokens", "overlap_tokens", "batch_size", "k", "answer_passages", "answer_sentences",
+    if name in ("min_words", "passage_tokens", "overlap_tokens", "batch_size", "k", "answer_passages", "answer_sentences", "answer_words",
                 "per_article", "max_pages", "max_page_bytes"):
         return int(value)
     if name == "allow_private_urls":

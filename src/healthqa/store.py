@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from .errors import IndexCorrupt
 from .records import Article, Filters, Passage, Skipped
-from .terms import vocabulary
+from .terms import edit_distance, typo_allowance, vocabulary
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -219,14 +219,31 @@ class Store:
             rows = self._query(f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE {where}", params)
         return [row[0] for row in rows]
 
-    def unknown_words(self, folded_words: Sequence[str]) -> list[str]:
-        """Those of the (folded) words that no stored article contains."""
+    def unknown_words(self, folded_words: Sequence[str], *, tolerant: bool = False) -> list[str]:
+        """Those of the (folded) words that no stored article contains; with `tolerant`, nor any word one typo or
+        inflection away ("Carrefours" for Carrefour, "Alzheimers", "SARS-CON" for SARS-CoV)."""
         if not folded_words:
             return []
         marks = ",".join("?" * len(folded_words))
         with self._lock:
             known = {row[0] for row in self._query(f"SELECT word FROM vocabulary WHERE word IN ({marks})", list(folded_words))}
-        return [word for word in folded_words if word not in known]
+        unknown = [word for word in folded_words if word not in known]
+        if tolerant:
+            unknown = [word for word in unknown if not self._near_word_known(word)]
+        return unknown
+
+    def _near_word_known(self, word: str) -> bool:
+        allowed = typo_allowance(word)
+        if not allowed or len(word) < 3:
+            return False
+        # A typo rarely hits the first two letters; the range keeps the candidates to a few hundred words.
+        low, high = word[:2], word[:2] + "\uffff"
+        with self._lock:
+            rows = self._query(
+                "SELECT word FROM vocabulary WHERE word >= ? AND word < ? AND length(word) BETWEEN ? AND ?",
+                [low, high, len(word) - allowed, len(word) + allowed],
+            )
+        return any(edit_distance(word, row[0], allowed) <= allowed for row in rows)
 
     def find_article(self, reference: str) -> Article | None:
         """The article with this id, URL (canonical or also-published-at) or source."""

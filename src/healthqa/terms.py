@@ -46,3 +46,28 @@ def named_terms(question: str) -> list[str]:
 
 def _singular(word: str) -> str:
     return word[:-1] if len(word) > 4 and word.endswith("s") else word
+
+
+def typo_allowance(word: str) -> int:
+    """How many edits still name the same thing: none for short words (3 letters are too easily another word),
+    one from 4 letters, two from 8."""
+    return 0 if len(word) < 4 else 1 if len(word) < 8 else 2
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) from a to b, or limit + 1 once it is exceeded."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, 1):
+            cost = char_a != char_b
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return min(previous[-1], limit + 1)

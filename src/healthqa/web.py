@@ -69,6 +69,10 @@ def answer_markdown(reply: Answer, sentences: int | None = None) -> str:
         body = " ".join(
             f'{escape_text(c.sentence)} <a href="#hq-source-{c.marker}" class="hq-marker">[{c.marker}]</a>' for c in shown
         )
+        if reply.short_answer:  # the name, figure or date first, in bold, then the sentences it comes from
+            short = reply.short_answer
+            body = (f'<strong class="hq-short">{escape_text(short.text)}</strong> '
+                    f'<a href="#hq-source-{short.marker}" class="hq-marker">[{short.marker}]</a>\n\n{body}')
     if reply.note:
         body += f"\n\n*{html.escape(reply.note)}*"
     return body

@@ -1,0 +1,136 @@
+"""What a question asks for: a person or organisation, a number, a date, a place, or an explanation; and where
+in a sentence such a thing stands (the short answer).
+
+Pure functions over text, in French and English: the answer step uses them to prefer sentences that hold what is
+asked for, and to point at the name, figure or date inside the chosen one."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .terms import fold, words
+
+# Kinds of answer a question can ask for; "other" asks for an explanation, a description, a list.
+WHO, NUMBER, DATE, PLACE, OTHER = "who", "number", "date", "place", "other"
+
+_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE))
+    for kind, pattern in (
+        (DATE, r"^\s*(?:since\s+)?when\b|\b(?:what|which|in which|in what)\s+(?:year|date|month|day|decade|century)\b"
+               r"|\bquand\b|\b(?:quelle|en quelle|à quelle|a quelle|de quelle)\s+(?:année|annee|date|époque|epoque|période|periode)\b"
+               r"|\ben quel (?:mois|siècle|siecle)\b|\bquel (?:jour|mois|siècle|siecle)\b"),
+        (NUMBER, r"\bhow\s+(?:many|much|long|old|large|big|far|often)\b"
+                 r"|\b(?:what|which)\s+(?:percentage|proportion|share|fraction|number|amount|sum|rate|size|price|cost|range|dose|concentration)\b"
+                 r"|\bcombien\b|\b(?:quel|quelle|quels|quelles)\s+(?:est\s+(?:le|la)\s+)?(?:pourcentage|proportion|part|nombre|montant|somme|taux|taille|prix|coût|cout|âge|age|durée|duree|dose)\b"),
+        (WHO, r"^\s*(?:who|whom|whose)\b|\b(?:which|what)\s+(?:company|companies|firm|fund|investor|lab|laboratory|organi[sz]ation|person|people|agency|group|start-?up)\b"
+              r"|^\s*(?:par|de|à|a|pour|avec)?\s*qui\b|\bqui\s+(?:a|ont|est|sont|dirige|mène|mene)\b"
+              r"|\b(?:quel|quelle|quels|quelles)\s+(?:entreprise|entreprises|société|societe|sociétés|fonds|investisseur|laboratoire|laboratoires|personne|organisme|agence|groupe|start-?up)\b"),
+        (PLACE, r"^\s*where\b|\b(?:which|what|in which)\s+(?:country|countries|city|cities|region|town)\b"
+                r"|\boù\b|\b(?:quel|quels|quelle|quelles|dans quel|dans quelle)\s+(?:pays|ville|villes|région|region)\b"),
+    )
+)
+
+_NUMBER_WORDS = frozenset(
+    """two three four five six seven eight nine ten eleven twelve dozen dozens hundred hundreds thousand thousands
+    million millions billion billions half third quarter twice none zero
+    deux trois quatre cinq six sept huit neuf dix onze douze quinze vingt trente quarante cinquante soixante
+    cent cents mille million millions milliard milliards moitié moitie tiers quart double aucun aucune""".split()
+)
+_MONTHS = frozenset(
+    """january february march april may june july august september october november december
+    janvier février fevrier mars avril mai juin juillet août aout septembre octobre novembre décembre decembre""".split()
+)
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
+_DIGIT = re.compile(r"\d")
+# A figure as written in news: currency, digits with separators, decimals, words for large units, a percent sign.
+_FIGURE = re.compile(
+    r"(?<![\w-])(?:[£$€]\s?)?\d[\d\u00a0\u202f ,.]*\d(?:\s?(?:%|pour\s?cent|per\s?cent|percent))?"
+    r"(?:\s?(?:millions?|milliards?|billions?|thousand|mille|[mkMK]€|M\$|bn|m))?(?:\s?(?:€|euros?|dollars?|\$|£))?"
+    r"|(?<![\w-])(?:[£$€]\s?)?\d(?:\s?(?:%|millions?|milliards?|billions?))?",
+)
+_DATE_PHRASE = re.compile(
+    r"\b(?:\d{1,2}(?:er)?\s+)?(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")(?:\s+\d{1,2}(?:st|nd|rd|th)?,?)?(?:\s+\d{4})?\b"
+    r"|\b(?:1[0-9]{3}|20[0-9]{2})s?\b",
+    re.IGNORECASE,
+)
+# A run of capitalised words (names of people, companies, products, places), with the small words that join them.
+_NAME = re.compile(
+    r"\b[A-ZÀ-ÖØ-Þ][\w’'&.-]*(?:(?:\s+(?:de|du|des|la|le|of|the|and|&|von|van|der)){0,2}\s+[A-ZÀ-ÖØ-Þ][\w’'&.-]*)*"
+)
+
+
+def question_kind(question: str) -> str:
+    """WHO, NUMBER, DATE, PLACE or OTHER: the first pattern that the question matches."""
+    for kind, pattern in _KINDS:
+        if pattern.search(question):
+            return kind
+    return OTHER
+
+
+_COUNTED = re.compile(r"\bhow\s+many\s+(?P<en>[\w-]+)|\bcombien\s+(?:de|d['’])\s*(?P<fr>[\w-]+)", re.IGNORECASE)
+
+
+def counted_noun(question: str) -> str:
+    """What a "how many" question counts: "How many patients…" → patients, "Combien de candidatures…" → candidatures."""
+    match = _COUNTED.search(question)
+    return (match.group("en") or match.group("fr")) if match else ""
+
+
+def holds_kind(sentence: str, kind: str, question: str = "") -> bool:
+    """Whether the sentence holds something of the kind asked for that the question does not already say."""
+    return bool(kind_spans(sentence, kind, question))
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+
+
+def kind_spans(sentence: str, kind: str, question: str = "") -> list[Span]:
+    """Where the sentence holds a name, figure, date or place of the kind asked for, leaving out what the question
+    itself names (asked "Who led Kestrel's round?", Kestrel is not an answer)."""
+    if kind == OTHER:
+        return []
+    asked = {fold(word) for word in words(question)}
+    if kind == NUMBER:
+        found = [Span(m.start(), m.end()) for m in _FIGURE.finditer(sentence)]
+        found += [Span(m.start(), m.end()) for m in re.finditer(r"\b\w+\b", sentence) if m.group().lower() in _NUMBER_WORDS]
+    elif kind == DATE:
+        found = [Span(m.start(), m.end()) for m in _DATE_PHRASE.finditer(sentence)]
+    else:
+        found = [Span(m.start(), m.end()) for m in _NAME.finditer(sentence) if m.start() > 0 or _is_name_at_start(m.group())]
+    kept = [span for span in found if not _only_asked(sentence[span.start : span.end], asked)]
+    return sorted(set(kept), key=lambda span: (span.start, -span.end))
+
+
+def _only_asked(text: str, asked: set[str]) -> bool:
+    folded = [fold(word) for word in words(text)]
+    return bool(folded) and all(word in asked for word in folded)
+
+
+def _is_name_at_start(text: str) -> bool:
+    """A sentence's first word is capitalised anyway: it counts as a name only when more capitals follow."""
+    return len(text.split()) > 1 or sum(ch.isupper() for ch in text) > 1
+
+
+_DEFINITION = re.compile(
+    r"^\s*(?:what\s+(?:is|are|does)|what's|qu['’]est[- ]ce\s+qu(?:e|['’])|que\s+(?:signifie|veut\s+dire|désigne|designe)"
+    r"|qu['’]appelle[- ]t[- ]on|c['’]est\s+quoi)\s+(?:the\s+|an?\s+|l['’]|les?\s+|la\s+|une?\s+|des\s+|acronym\s+|term\s+)*"
+    r"[\"«“]?\s*(?P<term>[^?\"»”]{2,60}?)\s*[\"»”]?\s*(?:stand\s+for|mean)?\s*\??\s*$",
+    re.IGNORECASE,
+)
+
+
+def defined_term(question: str) -> str:
+    """The term a definition question asks about ("What is IFITM?" → IFITM), else ''."""
+    match = _DEFINITION.match(question)
+    return match.group("term").strip() if match else ""
+
+
+def defines(sentence: str, term: str) -> bool:
+    """Whether the sentence reads like a definition of the term: "X is…", "X, a…", "… (X)", "X est…"."""
+    escaped = re.escape(term)
+    pattern = rf"\b{escaped}\b\s*(?:\(|,\s*(?:a|an|the|un|une|le|la)\b|(?:is|are|refers to|means|est|sont|désigne|signifie)\b)|\({escaped}\)"
+    return re.search(pattern, sentence, re.IGNORECASE) is not None

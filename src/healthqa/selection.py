@@ -1,0 +1,300 @@
+"""Retrieved passages → the sentences an answer quotes: each sentence scored on its closeness to the question,
+the question's rare words it contains (stemmed as for BM25), the strength of its passage and whether it holds
+what the question asks for (a name, a figure, a date); the best one then brings the sentences that complete it.
+
+Pure functions of the question, the hits and the sentences' vectors: the encoder is the caller's."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .lexical import analyse, analyse_query, analyse_words
+from .passages import sentence_spans
+from .questions import NUMBER, OTHER, counted_noun, defined_term, defines, holds_kind, kind_spans, question_kind
+from .records import Hit
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much an answer may quote (Settings.answer_sentences, answer_words, answer_margin)."""
+
+    sentences: int = 4
+    words: int = 60  # unless the best sentence alone is longer
+    margin: float = 1.5  # how far below the best score a further sentence may be and still be quoted
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence of a retrieved passage: offsets inside the hit's text."""
+
+    hit: Hit
+    start: int
+    end: int
+    paragraph: int  # sentences of one paragraph share it, so that a continuation is found
+
+    @property
+    def text(self) -> str:
+        return self.hit.text[self.start : self.end]
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """Position in the article: the same sentence in two overlapping passages has one key."""
+        return (self.hit.article.id, self.hit.passage.start + self.start)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A stretch of one passage the answer quotes: one sentence, or a sentence with what completes it."""
+
+    hit: Hit
+    start: int
+    end: int
+    score: float
+
+    @property
+    def text(self) -> str:
+        return self.hit.text[self.start : self.end]
+
+
+_ANNOUNCES = re.compile(r":\s*$|\b(?:suivant(?:e|s|es)?|following|as follows|ci-dessous|below)\W*$", re.IGNORECASE)
+# A short sentence that counts what comes next: "Trois objectifs se détachent.", "Three priorities stand out."
+_COUNTS = re.compile(r"\b(?:two|three|four|five|several|deux|trois|quatre|cinq|plusieurs)\b", re.IGNORECASE)
+_ASKS_FOR_SEVERAL = re.compile(r"\b(?:what|which)\s+(?:are|were)\b|\b(?:quels|quelles)\b|\blist\b", re.IGNORECASE)
+# Added to a sentence that announces a list, or leads into one, when the question asks for several things. Too rare
+# in the labelled sets to be fitted: on them, 0 to 2 changes nothing but one COVID-QA question (README, "Answers");
+# 2 lets a list's announcement win over a sentence that only names the topic.
+ANNOUNCEMENT_BONUS = 2.0
+_LIST_ITEM = re.compile(r"^\s*(?:[-–—•*·]|\d+[.)]|[a-z][.)])\s+")
+
+
+# What a sentence is scored on, in the order of FEATURE_WEIGHTS.
+FEATURES = (
+    "closeness",  # cosine of the sentence's vector to the question's
+    "terms",  # the question's stemmed terms the sentence holds, each weighted by its rarity among the candidates
+    "terms_nearby",  # the same, counting the sentences just before and after it in its passage
+    "terms_beyond_title",  # the same, counting only terms that the article's title does not already hold
+    "pairs",  # share of the question's pairs of consecutive terms found consecutive in the sentence
+    "passage",  # the passage's retrieval score relative to the best passage's
+    "passage_rank",  # 1 / the passage's rank
+    "kind",  # holds a name, figure, date or place when the question asks for one
+    "kind_missing",  # holds none when the question asks for one
+    "kind_near_terms",  # holds one within a few words of a question term ("led by Harrowgate", "312 patients")
+    "defines",  # reads like a definition of the term a "what is X?" question asks about
+    "new_words",  # share of its terms the question does not hold (low: it restates the question)
+    "length",  # log of its word count
+)
+# One weight per feature: fitted by maximising, over each question, the softmax probability of the sentences that
+# hold a gold answer phrase, on the sample questions and the dev halves of PIAF and COVID-QA counted alike; a
+# non-linear model (gradient-boosted trees) did no better on questions it had not seen (README, "Answers").
+FEATURE_WEIGHTS = (0.62, 0.75, 0.72, 1.0, 0.30, 0.73, 0.77, 0.36, -0.36, 0.40, 0.11, -0.18, 0.32)
+
+
+def candidate_sentences(hits: Sequence[Hit]) -> list[Sentence]:
+    """Every sentence of the hits once (overlapping passages repeat some), questions and scraps left out."""
+    sentences: list[Sentence] = []
+    seen: set[tuple[str, int]] = set()
+    for hit in hits:
+        position = 0
+        for number, paragraph in enumerate(hit.text.split("\n\n")):
+            for span in sentence_spans(paragraph, position):
+                sentence = Sentence(hit, span.start, span.end, number)
+                text = sentence.text
+                if sentence.key in seen or len(text.split()) < 3 or text.rstrip("»”\"' ").endswith("?"):
+                    continue
+                seen.add(sentence.key)
+                sentences.append(sentence)
+            position += len(paragraph) + 2
+    return sentences
+
+
+def choose_quotes(
+    question: str,
+    sentences: Sequence[Sentence],
+    closeness: np.ndarray,
+    *,
+    languages: Sequence[str],
+    limits: Limits = Limits(),
+    weights: Sequence[float] = FEATURE_WEIGHTS,
+) -> list[Quote]:
+    """The quotes of the answer, best first: the best sentence with what completes it, then the next best ones
+    within the margin while the answer stays short."""
+    if not sentences:
+        return []
+    scores = list(sentence_features(question, sentences, closeness, languages=languages) @ np.asarray(weights))
+    if _ASKS_FOR_SEVERAL.search(question):
+        scores = [score + ANNOUNCEMENT_BONUS * _leads_into_list(sentences, i) for i, score in enumerate(scores)]
+    order = sorted(range(len(sentences)), key=lambda i: -scores[i])
+    best = order[0]
+    quotes = [_completed(sentences, best, scores[best])]
+    used = _covered(sentences, quotes[0])
+    budget = max(limits.words, _word_count(quotes[0].text))
+    spent = _word_count(quotes[0].text)
+    for i in order[1:]:
+        if len(quotes) >= limits.sentences or scores[i] < scores[best] - limits.margin:
+            break
+        if i in used:
+            continue
+        quote = _completed(sentences, i, scores[i])
+        size = _word_count(quote.text)
+        if spent + size > budget:
+            continue
+        quotes.append(quote)
+        used |= _covered(sentences, quote)
+        spent += size
+    return quotes
+
+
+def sentence_features(question: str, sentences: Sequence[Sentence], closeness: np.ndarray, *, languages: Sequence[str]) -> np.ndarray:
+    """One row per sentence, one column per name in FEATURES."""
+    kind = question_kind(question)
+    asked = set(analyse_query(question, languages))
+    asked_pairs = _pairs(_query_sequence(question, languages))
+    defined = defined_term(question)
+    sequences = [analyse(s.text, s.hit.article.language or languages[0]) for s in sentences]
+    stems = [set(sequence) for sequence in sequences]
+    rarity = _rarity(asked, stems)
+    total = sum(rarity.values()) or 1.0
+    titles = {
+        s.hit.article.id: set(analyse(s.hit.article.title, s.hit.article.language or languages[0])) for s in sentences
+    }
+    beyond_total = {article: sum(rarity.get(t, 0.0) for t in asked - title) or 1.0 for article, title in titles.items()}
+    best_passage = max(s.hit.score for s in sentences) or 1.0
+    rows = []
+    for i, (sentence, held, close) in enumerate(zip(sentences, stems, closeness)):
+        title = titles[sentence.hit.article.id]
+        around = (stems[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences) and sentences[j].hit is sentence.hit)
+        nearby = held.union(*around)
+        holds = kind != OTHER and holds_kind(sentence.text, kind, question)
+        rows.append((
+            float(close),
+            sum(rarity.get(term, 0.0) for term in held) / total,
+            sum(rarity.get(term, 0.0) for term in nearby) / total,
+            sum(rarity.get(term, 0.0) for term in held - title) / beyond_total[sentence.hit.article.id],
+            len(asked_pairs & _pairs(sequences[i])) / len(asked_pairs) if asked_pairs else 0.0,
+            sentence.hit.score / best_passage,
+            1.0 / sentence.hit.rank,
+            float(holds),
+            float(kind != OTHER and not holds),
+            float(holds and _kind_near_terms(sentence, kind, question, (asked - title) or asked)),
+            float(bool(defined) and defines(sentence.text, defined)),
+            len(held - asked) / len(held) if held else 0.0,
+            math.log(1 + len(sentence.text.split())),
+        ))
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+
+
+def short_answer(question: str, quote: Quote, *, languages: Sequence[str], reach: int = 30) -> tuple[int, int] | None:
+    """Offsets, in the quote's passage, of the name, figure, date or place in the quote that answers the question:
+    the one nearest a question term, within `reach` characters of it. None when the question asks for an
+    explanation, or nothing of the kind stands next to what the question speaks of: a wrong short answer in
+    bold would mislead more than none."""
+    kind = question_kind(question)
+    if kind == OTHER:
+        return None
+    text = quote.text
+    asked = set(analyse_query(question, languages))
+    words = analyse_words(text, quote.hit.article.language or languages[0])
+    places = [(start, end) for start, end, term in words if term in asked]
+    counted = set(analyse_query(counted_noun(question), languages))
+    if kind == NUMBER and counted:  # "how many patients": the figure must count patients
+        places = [(start, end) for start, end, term in words if term in counted]
+    near = [
+        (distance, span)
+        for span in kind_spans(text, kind, question)
+        for start, end in places
+        if (distance := max(span.start - end, start - span.end, 0)) <= reach
+    ]
+    if not near:
+        return None
+    chosen = min(near, key=lambda pair: (pair[0], pair[1].start))[1]
+    end = chosen.end
+    following = [w for w in words if w[0] >= end and not text[end : w[0]].strip()]
+    if kind == NUMBER and following and following[0][2] in asked:
+        end = following[0][1]  # "312 patients" when the question asks how many patients
+    return quote.start + chosen.start, quote.start + end
+
+
+def _kind_near_terms(sentence: Sentence, kind: str, question: str, terms: set[str], reach: int = 30) -> bool:
+    """Whether a name, figure or date of the kind asked for stands within `reach` characters of a question term
+    ("led by Harrowgate Ventures", "312 patients"): what the question asks is then likely that very thing."""
+    text = sentence.text
+    places = [(start, end) for start, end, term in analyse_words(text, sentence.hit.article.language or "en") if term in terms]
+    if not places:
+        return False
+    return any(
+        start - reach <= span.end and span.start <= end + reach
+        for span in kind_spans(text, kind, question)
+        for start, end in places
+    )
+
+
+def _query_sequence(question: str, languages: Sequence[str]) -> list[str]:
+    """The question's terms in order, in each language in turn ('' between languages, so no pair spans two)."""
+    return [term for language in languages for term in [*analyse(question, language), ""]]
+
+
+def _pairs(sequence: Sequence[str]) -> set[tuple[str, str]]:
+    return {(a, b) for a, b in zip(sequence, sequence[1:]) if a and b and a != b}
+
+
+def _rarity(asked: Sequence[str], stems: Sequence[set[str]]) -> dict[str, float]:
+    """Inverse sentence frequency of each question term among the candidate sentences that hold any: a term in
+    every sentence (the topic) tells less about which sentence answers than a term in one."""
+    count = len(stems)
+    rarity = {}
+    for term in asked:
+        frequency = sum(term in held for held in stems)
+        if frequency:
+            rarity[term] = math.log(1 + count / frequency)
+    return rarity
+
+
+def announces(text: str) -> bool:
+    """A sentence that introduces what follows: it ends with a colon ("The three goals are:"), or says "the
+    following", or is short and counts ("Trois objectifs se détachent.")."""
+    return bool(_ANNOUNCES.search(text)) or (len(text.split()) <= 8 and bool(_COUNTS.search(text)))
+
+
+def _leads_into_list(sentences: Sequence[Sentence], index: int) -> bool:
+    following = _following(sentences, index)
+    return announces(sentences[index].text) or bool(following and announces(following[0].text))
+
+
+def _following(sentences: Sequence[Sentence], index: int) -> list[Sentence]:
+    """The sentences after this one in its passage (the candidates keep each passage's sentences in order)."""
+    sentence = sentences[index]
+    return [s for s in sentences[index + 1 :] if s.hit is sentence.hit]
+
+
+def _completed(sentences: Sequence[Sentence], index: int, score: float) -> Quote:
+    """A sentence that announces what follows ("Three objectives stand out.") brings the sentences of its
+    paragraph, or the list items, that come after it; a sentence followed by such an announcement brings both."""
+    sentence = sentences[index]
+    following = _following(sentences, index)
+    if not announces(sentence.text) and following and announces(following[0].text):
+        sentence, following = following[0], following[1:]
+    end = sentence.end
+    if announces(sentence.text):
+        for other in following[:3]:
+            if other.paragraph != sentence.paragraph and not _LIST_ITEM.match(other.text):
+                break
+            end = other.end
+    return Quote(sentence.hit, sentences[index].start, end, score)
+
+
+def _covered(sentences: Sequence[Sentence], quote: Quote) -> set[int]:
+    return {
+        i for i, s in enumerate(sentences)
+        if s.hit.article.id == quote.hit.article.id
+        and s.hit.passage.start + s.start < quote.hit.passage.start + quote.end
+        and s.hit.passage.start + s.end > quote.hit.passage.start + quote.start
+    }
+
+
+def _word_count(text: str) -> int:
+    return len(text.split())
