@@ -47,8 +47,8 @@ def test_language_detected_when_the_page_does_not_say():
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        ("pharmapulse/page-category-digital-health.html", "not an article"),
-        ("pharmapulse/page-contact.html", "not an article"),
+        ("pharmapulse/page-category-digital-health.html", "not an article: no running text"),
+        ("pharmapulse/page-contact.html", r"too little text to be an article \(55 words, minimum 120\)"),
         ("medtechledger/page-cookie-wall.html", "cookie or consent wall"),
         ("medtechledger/page-empty.html", "no main text"),
         ("santenumerique/page-es-boletin.html", "language 'es' is not among the indexed languages"),
