@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import importlib
 import io
 import json
 import os
@@ -35,8 +36,10 @@ from typing import Callable
 import pytest
 
 from healthqa import Settings, SourceError
-from healthqa import extract as extract_module
 from healthqa.extract import MAX_ATTRIBUTES, MAX_ELEMENTS, MAX_TITLE_CHARS, extract_file
+
+# The module itself: `healthqa.extract` is also the name of the public function extract().
+extract_module = importlib.import_module("healthqa.extract")
 
 MB = 1_000_000
 LIMIT = Settings().max_page_bytes
