@@ -109,14 +109,26 @@ def metadata_matches(got: dict[str, str], expected: dict[str, Any]) -> dict[str,
     return result
 
 
-def healthqa_extractor(languages: tuple[str, ...] = LANGUAGES) -> Extractor:
-    from healthqa import Settings
-    from healthqa.extract import extract_html
+def healthqa_extractor(languages: tuple[str, ...] = LANGUAGES, options: dict[str, Any] | None = None) -> Extractor:
+    """healthqa's ingestion; `options` replaces trafilatura's options for this run (to compare them in place)."""
+    import importlib
 
+    from healthqa import Settings
+
+    module = importlib.import_module("healthqa.extract")
     settings = Settings(languages=languages)
+    saved = getattr(module, "EXTRACTION_OPTIONS", None)  # absent before issue 12: lets this bench time older code
+    chosen = saved if options is None else {**saved, **options}
 
     def run(data: bytes, name: str, url: str) -> tuple[str, dict[str, str]]:
-        article = extract_html(data, source=name, settings=settings, url=url or None)
+        if options is None:
+            article = module.extract_html(data, source=name, settings=settings, url=url or None)
+        else:
+            module.EXTRACTION_OPTIONS = chosen
+            try:
+                article = module.extract_html(data, source=name, settings=settings, url=url or None)
+            finally:
+                module.EXTRACTION_OPTIONS = saved
         return article.text, {"title": article.title, "author": article.author, "date": article.date,
                               "language": article.language}
 
@@ -124,14 +136,16 @@ def healthqa_extractor(languages: tuple[str, ...] = LANGUAGES) -> Extractor:
 
 
 def trafilatura_extractor(**options: Any) -> Extractor:
-    """trafilatura 2 itself, text output, with the given options (none: its defaults)."""
+    """trafilatura 2 itself as `trafilatura.extract(page, **options)` returns its text (reader comments appended,
+    as its default include_comments=True does), with its metadata."""
     import trafilatura
 
     def run(data: bytes, name: str, url: str) -> tuple[str, dict[str, str]]:
         document = trafilatura.bare_extraction(data, url=url or None, with_metadata=True, **options)
         if document is None or not document.text:
             raise ValueError("no text")
-        return document.text, {"title": document.title or "", "author": document.author or "", "date": document.date or ""}
+        text = document.text + ("\n" + document.comments if document.comments else "")
+        return text, {"title": document.title or "", "author": document.author or "", "date": document.date or ""}
 
     return run
 
@@ -228,8 +242,15 @@ COMPARE = {
     "trafilatura defaults": {},
     "trafilatura favor_precision": {"favor_precision": True},
     "trafilatura favor_recall": {"favor_recall": True},
-    "trafilatura no fallback": {"no_fallback": True},
+    "trafilatura fast (no fallbacks)": {"fast": True},
     "trafilatura no tables": {"include_tables": False},
+}
+# healthqa's pipeline with other trafilatura options in place of its own (EXTRACTION_OPTIONS).
+ABLATIONS = {
+    "healthqa with trafilatura's defaults": {"favor_precision": False},
+    "healthqa with favor_recall": {"favor_precision": False, "favor_recall": True},
+    "healthqa fast (no fallbacks)": {"fast": True},
+    "healthqa without tables": {"include_tables": False},
 }
 
 
@@ -238,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with expect.jsonl and pages/")
     parser.add_argument("--languages", default=",".join(LANGUAGES), help="healthqa's languages setting")
     parser.add_argument("--compare", action="store_true", help="also trafilatura 2 alone with several options")
+    parser.add_argument("--ablation", action="store_true", help="also healthqa with other trafilatura options")
     parser.add_argument("--repeat", type=int, default=3, help="extractions per page for timing (fastest kept)")
     parser.add_argument("--misses", action="store_true", help="list every missed or unwanted snippet and refusal")
     parser.add_argument("--json", type=Path, help="write the reports here")
@@ -248,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = {"healthqa": healthqa_extractor(tuple(args.languages.split(",")))}
     if args.compare:
         runs.update({name: trafilatura_extractor(**options) for name, options in COMPARE.items()})
+    if args.ablation:
+        languages = tuple(args.languages.split(","))
+        runs.update({name: healthqa_extractor(languages, options) for name, options in ABLATIONS.items()})
     reports = {}
     for name, extractor in runs.items():
         results = evaluate(extractor, args.data, repeat=args.repeat)
