@@ -75,3 +75,16 @@ def test_add_where_every_input_fails_exits_1(tmp_path, capsys):
     assert "page-cookie-wall.html: cookie or consent wall" in captured.out
     assert captured.err.strip() == "healthqa: error: nothing added or changed; 2 input(s) skipped, reasons above"
     assert main(["add", str(KESTREL), pages[0], "--index", index, "--quiet"]) == 0  # one added: success
+
+
+def test_an_index_folder_holding_only_its_readme_is_a_missing_index(tmp_path, capsys):
+    """The repository keeps index/README.md: the folder exists before any build, and builds keep the README."""
+    folder = tmp_path / "index"
+    folder.mkdir()
+    (folder / "README.md").write_text("What a build writes here.\n")
+    assert main(["search", "insulin pen", "--index", str(folder)]) == 1
+    assert "no index at" in capsys.readouterr().err
+    for extra in ([], ["--fresh"], ["--fresh"]):  # the third build removes the first generation's files
+        assert main(["build", str(KESTREL), "--index", str(folder), "--quiet", *extra]) == 0
+    assert (folder / "README.md").read_text() == "What a build writes here.\n"
+    assert main(["search", "insulin pen", "--index", str(folder), "--k", "1"]) == 0
