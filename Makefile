@@ -46,4 +46,6 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(INDEX) .pytest_cache
+	rm -rf $(VENV) .pytest_cache
+	@# the index folder's contents, but its README (index/README.md is part of the repository)
+	[ ! -d $(INDEX) ] || find $(INDEX) -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -6,6 +6,9 @@
     >>> from healthqa import answer
     >>> reply = answer("Quelles sont les priorités des laboratoires en santé numérique ?")
     >>> reply.text, [(c.marker, c.article.title, c.sentence) for c in reply.citations]
+    >>> from healthqa import extract
+    >>> report = extract("https://example.org/news/some-article")   # or a file path
+    >>> report.indexed, report.reason, report.article.title, [p.text for p in report.passages]
 """
 
 from .answer import Assistant, answer
@@ -21,7 +24,8 @@ from .errors import (
     SourceError,
 )
 from .index import Index, Manifest, search
-from .records import Answer, Article, BuildReport, Citation, Filters, Hit, Passage, Skipped
+from .inspection import extract
+from .records import Answer, Article, BuildReport, Citation, Filters, Hit, PageReport, Passage, Skipped
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -43,6 +47,7 @@ __all__ = [
     "IndexMissing",
     "IndexProblem",
     "Manifest",
+    "PageReport",
     "Passage",
     "Settings",
     "Skipped",
@@ -50,6 +55,7 @@ __all__ = [
     "add",
     "answer",
     "build",
+    "extract",
     "remove",
     "search",
 ]

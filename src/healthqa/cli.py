@@ -28,12 +28,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             retrieval=getattr(args, "retrieval", None),
         )
         return args.run(args, settings)
+    except BrokenPipeError:  # the reader went away (`healthqa search … | head`): stop quietly, as `cat` does
+        _silence_stdout()
+        return 141
     except HealthQAError as exc:
         print(f"healthqa: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("healthqa: interrupted; the index on disk is unchanged", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush does not fail once more on exit."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -115,6 +127,16 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Articles, passages, languages, sites, model, build date, skipped inputs.")
     stats.add_argument("--json", action="store_true", help="print the statistics as JSON")
     stats.set_defaults(run=_stats)
+
+    inspect = commands.add_parser(
+        "extract", parents=[common], help="what the index would store for a page, or why it would skip it",
+        description="Show what a build would store for one page (title, author, date, site, canonical URL, "
+                    "language, text with headings, the passages it is cut into) or the reason it would be skipped. "
+                    "Exit code 0 when the page would be indexed, 1 when it would be skipped.")
+    inspect.add_argument("source", metavar="FILE_OR_URL", help="an HTML file or an http(s) URL")
+    inspect.add_argument("--languages", metavar="CODES", help="languages to index, comma-separated (default: en,fr)")
+    inspect.add_argument("--json", action="store_true", help="print the report as JSON")
+    inspect.set_defaults(run=_extract)
     return parser
 
 
@@ -131,7 +153,12 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
     with _ProgressBars(enabled=not (args.quiet or args.json)) as bars:
         report = add(args.sources, settings=settings, progress=bars.update)
-    return _print_report(report, args.json)
+    status = _print_report(report, args.json)
+    if report.skipped and not (report.added or report.replaced or report.also_published):
+        print(f"healthqa: error: nothing added or changed; {len(report.skipped)} input(s) skipped, reasons above",
+              file=sys.stderr)
+        return 1
+    return status
 
 
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
@@ -163,8 +190,11 @@ def _print_report(report: Any, as_json: bool) -> int:
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
+    from .errors import ConfigError
     from .index import Index
 
+    if args.k < 1:
+        raise ConfigError(f"--k takes the number of passages to show, 1 or more, not {args.k}")
     with Index.open(settings=settings) as index:
         hits = index.search(args.query, k=args.k)
     if args.json:
@@ -316,6 +346,38 @@ def _evaluate_answers(args: argparse.Namespace, settings: Settings, questions: l
     print(f"quotes verbatim {report['quotes_verbatim']}/{report['quotes']}; "
           f"latency p50 {report['latency_ms_p50']} ms, p95 {report['latency_ms_p95']} ms")
     return 0
+
+
+def _extract(args: argparse.Namespace, settings: Settings) -> int:
+    from .inspection import extract
+
+    report = extract(args.source, settings=settings)
+    if args.json:
+        _print_json(report.to_dict())
+    elif report.article is None:
+        print(f"Skipped: {report.reason}")
+    else:
+        article, evidence = report.article, report.evidence
+        for label, value in (("Title", article.title), ("Author", article.author), ("Date", article.date),
+                             ("Site", article.site), ("URL", article.url), ("Language", article.language)):
+            print(f"{label + ':':10}{value or '-'}")
+        notes = [f"{evidence['words']} words, {evidence['running_words']} in running text",
+                 f"declared type {evidence['declared_type'] or '-'}"]
+        if evidence["lead_restored"]:
+            notes.append("standfirst put back")
+        if evidence["dropped_lines"]:
+            notes.append(f"dropped {len(evidence['dropped_lines'])} credit or 'read also' line(s)")
+        print(f"{'Evidence:':10}{'; '.join(notes)}")
+        print(f"\nText ({len(article.text.split())} words):\n")
+        for block in article.text.split("\n\n"):
+            print(textwrap.fill(block, width=100))
+            print()
+        print(f"Passages ({len(report.passages)}):")
+        for passage in report.passages:
+            under = f" under '{passage.heading}'" if passage.heading else ""
+            print(f"\n[{passage.position + 1}]{under}")
+            print(textwrap.fill(passage.text, width=100, initial_indent="   ", subsequent_indent="   "))
+    return 0 if report.indexed else 1
 
 
 def _counts(counts: dict[str, int]) -> str:

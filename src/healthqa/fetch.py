@@ -33,7 +33,7 @@ from urllib3.exceptions import (
 from urllib3.util import parse_url
 
 from .errors import ConfigError, SourceError
-from .extract import ARTICLE_PAGE_TYPES, decode_html
+from .extract import ARTICLE_PAGE_TYPES, decode_html, is_article_html
 
 try:
     import certifi  # a trafilatura dependency: the same CA bundle whatever the system has
@@ -725,17 +725,17 @@ def _absolute(base: str, links: Iterable[str]) -> tuple[str, ...]:
 
 
 def _is_article(html: str, url: str, min_words: int) -> bool:
-    """The page's declared type when it gives one; a site's root is not an article; otherwise enough text."""
+    """An article by its declared type, else by the same evidence extraction weighs (running text); a site's
+    root is a home page whatever it holds."""
     try:
         tree = trafilatura.load_html(html)
         if tree is None:
             return False
         page_type = (extract_metadata(tree, default_url=url, extensive=False).pagetype or "").lower()
-        if page_type:
-            return any(kind in page_type for kind in ARTICLE_PAGE_TYPES)
-        if urlsplit(url).path in ("", "/"):
-            return False
-        text = trafilatura.extract(html, favor_precision=True) or ""
     except Exception:  # trafilatura and lxml raise many types on hostile input: let extraction judge
         return True
-    return len(text.split()) >= min_words
+    if any(kind in page_type for kind in ARTICLE_PAGE_TYPES):
+        return True
+    if urlsplit(url).path in ("", "/"):
+        return False
+    return is_article_html(html, url, min_words)

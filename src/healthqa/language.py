@@ -34,3 +34,9 @@ def foreign_language(text: str) -> str:
         return ""
     language, probability = _identifier(False).classify(text)
     return language if language not in REPLY_LANGUAGES and probability >= 0.8 else ""
+
+
+def language_confidence(text: str) -> tuple[str, float]:
+    """The language of a text among all the identifier knows, with its probability (0 to 1)."""
+    language, probability = _identifier(False).classify(text[:5000])
+    return language, float(probability)

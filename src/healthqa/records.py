@@ -173,3 +173,32 @@ class BuildReport:
         data["seconds"] = round(self.seconds, 3)
         data["timings"] = {stage: round(seconds, 3) for stage, seconds in self.timings.items()}
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class PageReport:
+    """What the index would store for one page (its article and passages), or why it would skip it (`reason`),
+    with the evidence the skip rules weighed (word counts, declared page type, lines dropped)."""
+
+    source: str
+    article: Article | None = None
+    passages: tuple[Passage, ...] = ()
+    reason: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def indexed(self) -> bool:
+        return self.article is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "indexed": self.indexed,
+            "reason": self.reason,
+            "article": self.article.to_dict() if self.article else None,
+            "passages": [
+                {"position": p.position, "heading": p.heading, "start": p.start, "end": p.end, "text": p.text}
+                for p in self.passages
+            ],
+            "evidence": self.evidence,
+        }

@@ -31,7 +31,8 @@ class Settings:
     recency: float = 0.0
     # Languages that are indexed; pages in any other language are skipped with a reason.
     languages: tuple[str, ...] = ("en", "fr")
-    # Pages whose extracted text has fewer words are not articles (empty pages, contact pages, cookie walls).
+    # A text with fewer words is an article only when mostly running text (a news brief); a few stray lines, a
+    # contact page or a cookie wall is not (README "How it works", Ingestion).
     min_words: int = 120
     # Upper bound of a passage in model tokens; it is lowered further when the model's window is smaller.
     passage_tokens: int = 200
