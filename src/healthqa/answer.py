@@ -15,7 +15,7 @@ from .language import foreign_language, reply_language
 from .lexical import analyse, analyse_query
 from .messages import language_name, message
 from .records import Answer, Citation, Filters, Hit, ShortAnswer
-from .selection import Limits, Quote, candidate_sentences, choose_quotes, short_answer
+from .selection import Limits, Quote, candidate_sentences, choose_quotes, sentence_features, short_answer, shortlist
 from .settings import Settings
 from .terms import fold, named_terms, words
 
@@ -72,9 +72,13 @@ class Assistant:
             return self._abstain(question, language, note, hits)
 
         sentences = candidate_sentences(hits)
-        closeness = index.encoder.encode([s.text for s in sentences]) @ query_vector if sentences else np.zeros(0)
+        features = sentence_features(question, sentences, languages=index.settings.languages)
+        closeness = np.full(len(sentences), np.nan)
+        encoded = shortlist(features)
+        if encoded:
+            closeness[encoded] = index.encoder.encode([sentences[i].text for i in encoded]) @ query_vector
         limits = Limits(self.settings.answer_sentences, self.settings.answer_words, self.settings.answer_margin)
-        quotes = choose_quotes(question, sentences, closeness, languages=index.settings.languages, limits=limits)
+        quotes = choose_quotes(question, sentences, features, closeness, limits=limits)
         if not quotes:
             return self._abstain(question, language, note, hits)
         citations = _cite(quotes)

@@ -92,6 +92,9 @@ FEATURES = (
 # hold a gold answer phrase, on the sample questions and the dev halves of PIAF and COVID-QA counted alike; a
 # non-linear model (gradient-boosted trees) did no better on questions it had not seen (README, "Answers").
 FEATURE_WEIGHTS = (0.62, 0.75, 0.72, 1.0, 0.30, 0.73, 0.77, 0.36, -0.36, 0.40, 0.11, -0.18, 0.32)
+# Sentences encoded to measure their closeness: the best by every other feature. Encoding is most of an answer's
+# time; on the labelled sets, 12 of the 23-37 candidates give the same answers within one question (README).
+SHORTLIST = 12
 
 
 def candidate_sentences(hits: Sequence[Hit]) -> list[Sentence]:
@@ -112,20 +115,29 @@ def candidate_sentences(hits: Sequence[Hit]) -> list[Sentence]:
     return sentences
 
 
+def shortlist(features: np.ndarray, size: int = SHORTLIST, weights: Sequence[float] = FEATURE_WEIGHTS) -> list[int]:
+    """The sentences worth encoding: the best `size` by every feature but closeness, in their original order."""
+    partial = features[:, 1:] @ np.asarray(weights[1:])
+    return sorted(int(i) for i in np.argsort(-partial, kind="stable")[:size])
+
+
 def choose_quotes(
     question: str,
     sentences: Sequence[Sentence],
+    features: np.ndarray,
     closeness: np.ndarray,
     *,
-    languages: Sequence[str],
     limits: Limits = Limits(),
     weights: Sequence[float] = FEATURE_WEIGHTS,
 ) -> list[Quote]:
     """The quotes of the answer, best first: the best sentence with what completes it, then the next best ones
-    within the margin while the answer stays short."""
+    within the margin while the answer stays short. A sentence whose closeness is NaN (not encoded) is never
+    quoted for itself, but may complete a quote."""
     if not sentences:
         return []
-    scores = list(sentence_features(question, sentences, closeness, languages=languages) @ np.asarray(weights))
+    scored = features.copy()
+    scored[:, 0] = np.nan_to_num(closeness, nan=0.0)
+    scores = list(np.where(np.isnan(closeness), -np.inf, scored @ np.asarray(weights)))
     if _ASKS_FOR_SEVERAL.search(question):
         scores = [score + ANNOUNCEMENT_BONUS * _leads_into_list(sentences, i) for i, score in enumerate(scores)]
     order = sorted(range(len(sentences)), key=lambda i: -scores[i])
@@ -135,7 +147,7 @@ def choose_quotes(
     budget = max(limits.words, _word_count(quotes[0].text))
     spent = _word_count(quotes[0].text)
     for i in order[1:]:
-        if len(quotes) >= limits.sentences or scores[i] < scores[best] - limits.margin:
+        if len(quotes) >= limits.sentences or not scores[i] >= scores[best] - limits.margin:
             break
         if i in used:
             continue
@@ -149,8 +161,9 @@ def choose_quotes(
     return quotes
 
 
-def sentence_features(question: str, sentences: Sequence[Sentence], closeness: np.ndarray, *, languages: Sequence[str]) -> np.ndarray:
-    """One row per sentence, one column per name in FEATURES."""
+def sentence_features(question: str, sentences: Sequence[Sentence], *, languages: Sequence[str]) -> np.ndarray:
+    """One row per sentence, one column per name in FEATURES; closeness, which needs the encoder, is left at 0
+    for choose_quotes to fill."""
     kind = question_kind(question)
     asked = set(analyse_query(question, languages))
     asked_pairs = _pairs(_query_sequence(question, languages))
@@ -165,13 +178,13 @@ def sentence_features(question: str, sentences: Sequence[Sentence], closeness: n
     beyond_total = {article: sum(rarity.get(t, 0.0) for t in asked - title) or 1.0 for article, title in titles.items()}
     best_passage = max(s.hit.score for s in sentences) or 1.0
     rows = []
-    for i, (sentence, held, close) in enumerate(zip(sentences, stems, closeness)):
+    for i, (sentence, held) in enumerate(zip(sentences, stems)):
         title = titles[sentence.hit.article.id]
         around = (stems[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences) and sentences[j].hit is sentence.hit)
         nearby = held.union(*around)
         holds = kind != OTHER and holds_kind(sentence.text, kind, question)
         rows.append((
-            float(close),
+            0.0,
             sum(rarity.get(term, 0.0) for term in held) / total,
             sum(rarity.get(term, 0.0) for term in nearby) / total,
             sum(rarity.get(term, 0.0) for term in held - title) / beyond_total[sentence.hit.article.id],
