@@ -58,3 +58,18 @@ def test_answers_contain_the_answer_and_quote_verbatim(corpus_index, corpus_sett
     assert scores["median_words"] <= 60, scores
     assert scores["abstained"] <= 0.02, scores
     assert report["unanswerable"]["abstained"] >= 0.83, report["unanswerable"]  # 10 of 12
+
+
+OFF_TOPIC = (
+    "What will the weather be like in Lyon tomorrow?",
+    "Who won the football world cup in 2018?",
+    "Comment faire une pâte à crêpes ?",
+    "Quel temps fera-t-il demain à Paris ?",
+    "How do I bake sourdough bread?",
+)
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_abstain(corpus_index, corpus_settings, question):
+    """Their best passages score 0.04-0.16 and hold at most 0.4 of their words (README, "Answers")."""
+    assert Assistant(corpus_index, corpus_settings).answer(question).abstained
