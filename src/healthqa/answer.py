@@ -78,7 +78,7 @@ class Assistant:
         if encoded:
             closeness[encoded] = index.encoder.encode([sentences[i].text for i in encoded]) @ query_vector
         limits = Limits(self.settings.answer_sentences, self.settings.answer_words, self.settings.answer_margin)
-        quotes = choose_quotes(question, sentences, features, closeness, limits=limits)
+        quotes = choose_quotes(sentences, features, closeness, limits=limits)
         if not quotes:
             return self._abstain(question, language, note, hits)
         citations = _cite(quotes)

@@ -65,10 +65,6 @@ _ANNOUNCES = re.compile(r":\s*$|\b(?:suivant(?:e|s|es)?|following|as follows|ci-
 # A short sentence that counts what comes next: "Trois objectifs se détachent.", "Three priorities stand out."
 _COUNTS = re.compile(r"\b(?:two|three|four|five|several|deux|trois|quatre|cinq|plusieurs)\b", re.IGNORECASE)
 _ASKS_FOR_SEVERAL = re.compile(r"\b(?:what|which)\s+(?:are|were)\b|\b(?:quels|quelles)\b|\blist\b", re.IGNORECASE)
-# Added to a sentence that announces a list, or leads into one, when the question asks for several things. Too rare
-# in the labelled sets to be fitted: on them, 0 to 2 changes nothing but one COVID-QA question (README, "Answers");
-# 2 lets a list's announcement win over a sentence that only names the topic.
-ANNOUNCEMENT_BONUS = 2.0
 _LIST_ITEM = re.compile(r"^\s*(?:[-–—•*·]|\d+[.)]|[a-z][.)])\s+")
 
 
@@ -87,11 +83,14 @@ FEATURES = (
     "defines",  # reads like a definition of the term a "what is X?" question asks about
     "new_words",  # share of its terms the question does not hold (low: it restates the question)
     "length",  # log of its word count
+    "leads_into_list",  # announces a list or leads into one, when the question asks for several things
 )
 # One weight per feature: fitted by maximising, over each question, the softmax probability of the sentences that
 # hold a gold answer phrase, on the sample questions and the dev halves of PIAF and COVID-QA counted alike; a
 # non-linear model (gradient-boosted trees) did no better on questions it had not seen (README, "Answers").
-FEATURE_WEIGHTS = (0.62, 0.75, 0.72, 1.0, 0.30, 0.73, 0.77, 0.36, -0.36, 0.40, 0.11, -0.18, 0.32)
+# The last weight, for leads_into_list, is not fitted: such sentences are too rare in the labelled sets (from 0 to 2
+# it changes one COVID-QA answer); 2 lets a list's announcement win over a sentence that only names the topic.
+FEATURE_WEIGHTS = (0.62, 0.75, 0.72, 1.0, 0.30, 0.73, 0.77, 0.36, -0.36, 0.40, 0.11, -0.18, 0.32, 2.0)
 # Sentences encoded to measure their closeness: the best by every other feature. Encoding is most of an answer's
 # time; on the labelled sets, 12 of the 23-37 candidates give the same answers within one question (README).
 SHORTLIST = 12
@@ -122,7 +121,6 @@ def shortlist(features: np.ndarray, size: int = SHORTLIST, weights: Sequence[flo
 
 
 def choose_quotes(
-    question: str,
     sentences: Sequence[Sentence],
     features: np.ndarray,
     closeness: np.ndarray,
@@ -138,8 +136,6 @@ def choose_quotes(
     scored = features.copy()
     scored[:, 0] = np.nan_to_num(closeness, nan=0.0)
     scores = list(np.where(np.isnan(closeness), -np.inf, scored @ np.asarray(weights)))
-    if _ASKS_FOR_SEVERAL.search(question):
-        scores = [score + ANNOUNCEMENT_BONUS * _leads_into_list(sentences, i) for i, score in enumerate(scores)]
     order = sorted(range(len(sentences)), key=lambda i: -scores[i])
     best = order[0]
     quotes = [_completed(sentences, best, scores[best])]
@@ -177,6 +173,7 @@ def sentence_features(question: str, sentences: Sequence[Sentence], *, languages
     }
     beyond_total = {article: sum(rarity.get(t, 0.0) for t in asked - title) or 1.0 for article, title in titles.items()}
     best_passage = max(s.hit.score for s in sentences) or 1.0
+    several = bool(_ASKS_FOR_SEVERAL.search(question))
     rows = []
     for i, (sentence, held) in enumerate(zip(sentences, stems)):
         title = titles[sentence.hit.article.id]
@@ -197,6 +194,7 @@ def sentence_features(question: str, sentences: Sequence[Sentence], *, languages
             float(bool(defined) and defines(sentence.text, defined)),
             len(held - asked) / len(held) if held else 0.0,
             math.log(1 + len(sentence.text.split())),
+            float(several and _leads_into_list(sentences, i)),
         ))
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
