@@ -41,6 +41,8 @@ _MONTHS = frozenset(
     """january february march april may june july august september october november december
     janvier février fevrier mars avril mai juin juillet août aout septembre octobre novembre décembre decembre""".split()
 )
+# Capitalised in English, yet never who or where.
+_CALENDAR = _MONTHS | frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _DIGIT = re.compile(r"\d")
 # A figure as written in news: currency, digits with separators, decimals, words for large units, a percent sign.
@@ -100,9 +102,21 @@ def kind_spans(sentence: str, kind: str, question: str = "") -> list[Span]:
     elif kind == DATE:
         found = [Span(m.start(), m.end()) for m in _DATE_PHRASE.finditer(sentence)]
     else:
-        found = [Span(m.start(), m.end()) for m in _NAME.finditer(sentence) if m.start() > 0 or _is_name_at_start(m.group())]
+        found = [
+            Span(m.start(), m.end()) for m in _NAME.finditer(sentence)
+            if (m.start() > 0 or _is_name_at_start(m.group())) and m.group().lower() not in _CALENDAR
+        ]
     kept = [span for span in found if not _only_asked(sentence[span.start : span.end], asked)]
     return sorted(set(kept), key=lambda span: (span.start, -span.end))
+
+
+_AGENT = re.compile(r"\b(?:by|par)\s+$", re.IGNORECASE)
+
+
+def agent_spans(sentence: str, question: str = "") -> list[Span]:
+    """Names right after "by" or "par" ("led by Harrowgate Ventures", "dirigée par Hélène Marchetti"): who did
+    what the sentence says, whatever the language of the question."""
+    return [span for span in kind_spans(sentence, WHO, question) if _AGENT.search(sentence[max(0, span.start - 6) : span.start])]
 
 
 def _only_asked(text: str, asked: set[str]) -> bool:

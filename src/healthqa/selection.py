@@ -15,7 +15,7 @@ import numpy as np
 
 from .lexical import analyse, analyse_query, analyse_words
 from .passages import sentence_spans
-from .questions import NUMBER, OTHER, counted_noun, defined_term, defines, holds_kind, kind_spans, question_kind
+from .questions import NUMBER, OTHER, WHO, agent_spans, counted_noun, defined_term, defines, holds_kind, kind_spans, question_kind
 from .records import Hit
 
 
@@ -90,7 +90,7 @@ FEATURES = (
 # non-linear model (gradient-boosted trees) did no better on questions it had not seen (README, "Answers").
 # The last weight, for leads_into_list, is not fitted: such sentences are too rare in the labelled sets (from 0 to 2
 # it changes one COVID-QA answer); 2 lets a list's announcement win over a sentence that only names the topic.
-FEATURE_WEIGHTS = (0.62, 0.75, 0.72, 1.0, 0.30, 0.73, 0.77, 0.36, -0.36, 0.40, 0.11, -0.18, 0.32, 2.0)
+FEATURE_WEIGHTS = (0.63, 0.76, 0.72, 1.0, 0.31, 0.73, 0.81, 0.39, -0.39, 0.54, 0.11, -0.18, 0.32, 2.0)
 # Sentences encoded to measure their closeness: the best by every other feature. Encoding is most of an answer's
 # time; on the labelled sets, 12 of the 23-37 candidates give the same answers within one question (README).
 SHORTLIST = 12
@@ -232,11 +232,12 @@ def short_answer(question: str, quote: Quote, *, languages: Sequence[str], reach
 
 def _kind_near_terms(sentence: Sentence, kind: str, question: str, terms: set[str], reach: int = 30) -> bool:
     """Whether a name, figure or date of the kind asked for stands within `reach` characters of a question term
-    ("led by Harrowgate Ventures", "312 patients"): what the question asks is then likely that very thing."""
+    ("312 patients"), or, asked who, a name is the agent of the sentence ("led by Harrowgate Ventures"): what the
+    question asks is then likely that very thing."""
     text = sentence.text
+    if kind == WHO and agent_spans(text, question):
+        return True
     places = [(start, end) for start, end, term in analyse_words(text, sentence.hit.article.language or "en") if term in terms]
-    if not places:
-        return False
     return any(
         start - reach <= span.end and span.start <= end + reach
         for span in kind_spans(text, kind, question)
