@@ -141,10 +141,11 @@ def choose_quotes(
             continue
         quote = _completed(sentences, i, scores[i])
         size = _word_count(quote.text)
-        if spent + size > budget:
+        covered = _covered(sentences, quote)
+        if spent + size > budget or covered & used:  # a completed sentence may run into one already quoted
             continue
         quotes.append(quote)
-        used |= _covered(sentences, quote)
+        used |= covered
         spent += size
     return quotes
 
