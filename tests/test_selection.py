@@ -130,3 +130,11 @@ def test_quotes_keep_to_the_limits_and_never_repeat_a_sentence():
     narrow = choose_quotes("Which priorities do drug makers name?", sentences, closeness, languages=LANGUAGES,
                            weights=CLOSENESS_ONLY, limits=Limits(margin=0.05))
     assert [q.text for q in narrow] == texts[:1]
+
+
+def test_short_answer_who_is_the_name_next_to_the_verb():
+    text = ("The round was led by Harrowgate Ventures, with Norrland Health Capital and Copperbeech Partners, "
+            "which led the company's Series A in 2020.")
+    assert short("Who led Kestrel Bio-Sensing's Series B?", text) == "Harrowgate Ventures"
+    french = "La série B de Kestrel a été menée par Harrowgate Ventures, déjà présent lors de la série A."
+    assert short("Qui a mené la série B de Kestrel ?", french, "fr") == "Harrowgate Ventures"

@@ -208,7 +208,8 @@ def short_answer(question: str, quote: Quote, *, languages: Sequence[str], reach
         (distance, span)
         for span in kind_spans(text, kind, question)
         for start, end in places
-        if (distance := max(span.start - end, start - span.end, 0)) <= reach
+        if not (start < span.end and end > span.start)  # "Series A" is not near "Series B" by holding "Series"
+        and (distance := max(span.start - end, start - span.end, 0)) <= reach
     ]
     if not near:
         return None
