@@ -138,3 +138,18 @@ def test_short_answer_who_is_the_name_next_to_the_verb():
     assert short("Who led Kestrel Bio-Sensing's Series B?", text) == "Harrowgate Ventures"
     french = "La série B de Kestrel a été menée par Harrowgate Ventures, déjà présent lors de la série A."
     assert short("Qui a mené la série B de Kestrel ?", french, "fr") == "Harrowgate Ventures"
+
+
+def test_short_answer_how_many_is_the_figure_that_counts_the_noun():
+    question = "How many patients did the trial enroll?"
+    assert short(question, "The trial enrolled 312 patients in phase 2.") == "312 patients"
+    assert short(question, "In phase 2, the trial enrolled 312 adult patients.") == "312 adult patients"
+    assert short(question, "The phase 2 trial enrolled patients across Europe.") is None  # 2 counts phases
+    assert short(question, "The trial ran in phase 2. Patients were enrolled across Europe.") is None
+    french = "Combien de patients l'essai a-t-il inclus ?"
+    assert short(french, "L'essai de phase 2 a inclus 312 patients en Europe.", "fr") == "312 patients"
+    assert short(french, "L'essai de phase 2 a inclus des patients en Europe.", "fr") is None
+    assert short("Combien d'utilisateurs compte l'application ?", "L'application compte 2 millions d'utilisateurs.", "fr") == (
+        "2 millions d'utilisateurs"
+    )
+    assert short("Combien de pharmacies proposent le service ?", "Deux cents pharmacies le proposent.", "fr") == "Deux cents pharmacies"

@@ -15,7 +15,7 @@ import numpy as np
 
 from .lexical import analyse, analyse_query, analyse_words
 from .passages import sentence_spans
-from .questions import NUMBER, OTHER, counted_noun, defined_term, defines, holds_kind, kind_spans, question_kind
+from .questions import NUMBER, OTHER, Span, counted_noun, defined_term, defines, holds_kind, kind_spans, question_kind
 from .records import Hit
 
 
@@ -202,8 +202,12 @@ def short_answer(question: str, quote: Quote, *, languages: Sequence[str], reach
     words = analyse_words(text, quote.hit.article.language or languages[0])
     places = [(start, end) for start, end, term in words if term in asked]
     counted = set(analyse_query(counted_noun(question), languages))
-    if kind == NUMBER and counted:  # "how many patients": the figure must count patients
-        places = [(start, end) for start, end, term in words if term in counted]
+    if kind == NUMBER and counted:  # "how many patients": the figure must count patients ("312 patients", not "phase 2")
+        counting = [(span, end) for span in kind_spans(text, kind, question) if (end := _counts(text, span, words, counted))]
+        if not counting:
+            return None
+        span, end = counting[0]
+        return quote.start + span.start, quote.start + end
     near = [
         (distance, span)
         for span in kind_spans(text, kind, question)
@@ -219,6 +223,20 @@ def short_answer(question: str, quote: Quote, *, languages: Sequence[str], reach
     if kind == NUMBER and following and following[0][2] in asked:
         end = following[0][1]  # "312 patients" when the question asks how many patients
     return quote.start + chosen.start, quote.start + end
+
+
+def _counts(text: str, span: Span, words: Sequence[tuple[int, int, str]], counted: set[str]) -> int | None:
+    """Where the counted noun ends when it follows the figure with at most one word and no punctuation between
+    ("312 patients", "312 adult patients", "2 millions d'utilisateurs"); else None."""
+    for start, end, term in words:
+        between = text[span.end : start]
+        if start < span.end:
+            continue
+        if len(re.findall(r"\w+", between)) > 1 or re.search(r"[.;:!?,()]", between):
+            return None
+        if term in counted:
+            return end
+    return None
 
 
 def _kind_near_terms(sentence: Sentence, kind: str, question: str, terms: set[str], reach: int = 30) -> bool:
