@@ -153,3 +153,27 @@ def test_short_answer_how_many_is_the_figure_that_counts_the_noun():
         "2 millions d'utilisateurs"
     )
     assert short("Combien de pharmacies proposent le service ?", "Deux cents pharmacies le proposent.", "fr") == "Deux cents pharmacies"
+
+
+def test_short_answer_how_much_is_an_amount_not_a_date():
+    french = "Histalyse a annoncé le 23 juin 2025 une levée de fonds de 38 millions d'euros en série B."
+    assert short("Combien Histalyse a-t-elle levé ?", french, "fr") == "38 millions"
+    english = "Kestrel said in 2024 that it had raised £38 million from three investors."
+    assert short("How much did Kestrel raise?", english) == "£38 million"
+
+
+def test_short_answer_when_is_the_date_and_other_questions_get_none():
+    text = "Kestrel was founded in Leeds in 2014 and listed on 12 March 2021."
+    assert short("When was Kestrel founded?", text) == "2014"
+    assert short("En quelle année Kestrel a-t-elle été fondée ?", "Kestrel a été fondée à Leeds en 2014.", "fr") == "2014"
+    assert short("Why was Kestrel founded?", text) is None
+    assert short("Pourquoi Kestrel a-t-elle été fondée ?", text) is None
+    assert short("Who founded Kestrel?", "The company makes stick-on cardiac monitors for hospitals.") is None
+
+
+def test_short_answer_offsets_are_in_the_passage():
+    passage = hit("Intro sentence here. The round was led by Harrowgate Ventures.", offset=40)
+    quote = Quote(passage, 21, len(passage.text), 1.0)
+    start, end = short_answer("Who led the round?", quote, languages=LANGUAGES)
+    assert passage.text[start:end].startswith("Harrowgate Ventures")
+    assert passage.passage.text[start:end] == passage.text[start:end]

@@ -15,7 +15,7 @@ import numpy as np
 
 from .lexical import analyse, analyse_query, analyse_words
 from .passages import sentence_spans
-from .questions import NUMBER, OTHER, Span, counted_noun, defined_term, defines, holds_kind, kind_spans, question_kind
+from .questions import DATE, NUMBER, OTHER, Span, counted_noun, defined_term, defines, holds_kind, kind_spans, question_kind
 from .records import Hit
 
 
@@ -208,9 +208,13 @@ def short_answer(question: str, quote: Quote, *, languages: Sequence[str], reach
             return None
         span, end = counting[0]
         return quote.start + span.start, quote.start + end
+    spans = kind_spans(text, kind, question)
+    if kind == NUMBER:  # a day or a year is not an amount: "a annoncé le 23 juin 2025 une levée de 38 millions"
+        dates = kind_spans(text, DATE)
+        spans = [span for span in spans if not any(date.start <= span.start and span.end <= date.end for date in dates)]
     near = [
         (distance, span)
-        for span in kind_spans(text, kind, question)
+        for span in spans
         for start, end in places
         if not (start < span.end and end > span.start)  # "Series A" is not near "Series B" by holding "Series"
         and (distance := max(span.start - end, start - span.end, 0)) <= reach
