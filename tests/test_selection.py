@@ -152,6 +152,10 @@ def test_short_answer_how_many_is_the_figure_that_counts_the_noun():
     assert short("Combien d'utilisateurs compte l'application ?", "L'application compte 2 millions d'utilisateurs.", "fr") == (
         "2 millions d'utilisateurs"
     )
+    assert short("How many patients were treated?", "In the end, 312 of the patients were treated.") == "312 of the patients"
+    assert short("Combien d'éléments ont été observés ?", "En 2017, aucun de ces éléments n'avait été observé.", "fr") == (
+        "aucun de ces éléments"
+    )
     assert short("Combien de pharmacies proposent le service ?", "Deux cents pharmacies le proposent.", "fr") == "Deux cents pharmacies"
 
 

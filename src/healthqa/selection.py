@@ -230,13 +230,11 @@ def short_answer(question: str, quote: Quote, *, languages: Sequence[str], reach
 
 
 def _counts(text: str, span: Span, words: Sequence[tuple[int, int, str]], counted: set[str]) -> int | None:
-    """Where the counted noun ends when it follows the figure with at most one word and no punctuation between
-    ("312 patients", "312 adult patients", "2 millions d'utilisateurs"); else None."""
-    for start, end, term in words:
+    """Where the counted noun ends when it follows the figure, no punctuation between and either only stop words
+    or a single word ("312 patients", "aucun de ces éléments", "312 adult patients"); else None."""
+    for index, (start, end, term) in enumerate(w for w in words if w[0] >= span.end):
         between = text[span.end : start]
-        if start < span.end:
-            continue
-        if len(re.findall(r"\w+", between)) > 1 or re.search(r"[.;:!?,()]", between):
+        if re.search(r"[.;:!?,()]", between) or (index and len(re.findall(r"\w+", between)) > 1):
             return None
         if term in counted:
             return end
