@@ -61,3 +61,71 @@ def test_filters_narrow_retrieval(corpus_index, corpus_settings):
     hits = corpus_index.search("funding round", k=10, filters=Filters(sites=("MedTech Ledger",), date_from="2024-01-01"))
     assert len(hits) == 10  # filtering happens inside the search, not after cutting to k
     assert all(h.article.site == "MedTech Ledger" and h.article.date >= "2024-01-01" for h in hits)
+
+
+# Named terms, similarity and word coverage: what turns a question away, and what must not.
+
+from healthqa.answer import _quotes_language_note, words_held  # noqa: E402
+from healthqa.records import Article, Citation, Hit, Passage  # noqa: E402
+
+
+def _hit(text: str, language: str = "en") -> Hit:
+    article = Article("a1", "https://example.org/a1", "A title", text, language=language)
+    return Hit(text, 1.0, 1, Passage("a1", 0, text, 0, len(text)), article, 0.3)
+
+
+def _citation(language: str) -> Citation:
+    hit = _hit("Some quoted sentence here.", language)
+    return Citation(1, hit.text, 0, len(hit.text), hit.passage, hit.article)
+
+
+def test_named_terms_tolerate_inflection_and_typos_but_not_invented_names(corpus_index):
+    store = corpus_index.store
+    written_otherwise = ["harowgate", "harrowgates", "kestral", "mercadiers"]
+    assert store.unknown_words(written_otherwise) == written_otherwise  # exact matching turned them all away
+    assert store.unknown_words(written_otherwise, tolerant=True) == []
+    assert store.unknown_words(["novadyne", "pharmadom", "harrowgate"], tolerant=True) == ["novadyne", "pharmadom"]
+    assert store.unknown_words([], tolerant=True) == []
+
+
+def test_a_misspelt_company_is_still_answered_and_its_short_answer_stands_in_the_quote(corpus_index, corpus_settings):
+    bot = assistant(corpus_index, corpus_settings)
+    for question in ("Who led Kestrel Bio-Sensing's Series B?", "Who led Kestral Bio-Sensing's Series B?"):
+        reply = bot.answer(question)
+        assert not reply.abstained, question
+        short = reply.to_dict()["short_answer"]
+        assert short and short["text"] == "Harrowgate Ventures"
+        cited = next(c for c in reply.citations if c.marker == short["marker"])
+        assert cited.passage.text[short["start"] : short["end"]] == short["text"]
+        assert cited.start <= short["start"] and short["end"] <= cited.end  # inside the quoted sentence
+
+
+def test_questions_of_stop_words_only_are_not_answered(corpus_index, corpus_settings):
+    bot = assistant(corpus_index, corpus_settings)
+    for question in ("What is it?", "Qu'est-ce que c'est ?", "?"):
+        reply = bot.answer(question)
+        assert reply.abstained and not reply.citations and reply.short_answer is None, question
+
+
+def test_words_held():
+    languages = ("en", "fr")
+    hits = [_hit("A Swiss fund put money into a clinic."), _hit("Harrowgate led the Series B round of Kestrel.")]
+    assert words_held("Who led Kestrel's Series B round?", hits, languages) == 1.0
+    assert words_held("Who led Kestrel's football match?", hits, languages) == 0.5
+    assert words_held("Quel fonds a mené la série B de Kestrel ?", [_hit("Le fonds Harrowgate a mené une série B.", "fr")], languages) == 0.75
+    assert words_held("What is it?", hits, languages) == 0.0
+
+
+def test_quotes_language_note_in_both_languages():
+    french, english = _citation("fr"), _citation("en")
+    assert _quotes_language_note("en", [french]) == "The quotes are in French."
+    assert _quotes_language_note("en", [english, french]) == "Some quotes are in French."
+    assert _quotes_language_note("fr", [english]) == "Les citations sont en anglais."
+    assert _quotes_language_note("fr", [french, english]) == "Certaines citations sont en anglais."
+    assert _quotes_language_note("fr", [french]) == _quotes_language_note("en", [english]) == ""
+
+
+def test_a_french_question_answered_from_english_articles_says_so(corpus_index, corpus_settings):
+    reply = assistant(corpus_index, corpus_settings).answer("Qui a mené la série B de Kestrel Bio-Sensing ?")
+    assert not reply.abstained and {c.article.language for c in reply.citations} == {"en"}
+    assert reply.note == "Les citations sont en anglais."

@@ -105,3 +105,46 @@ def test_console_script_runs(tmp_path):
         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=ROOT,
     )
     assert result.returncode == 1 and "no index at" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ask_shows_the_short_answer_first(corpus_index, capsys):
+    index = str(corpus_index.directory)
+    question = "Who led Kestrel Bio-Sensing's Series B?"
+    assert main(["ask", question, "--json", "--index", index]) == 0
+    reply = json.loads(capsys.readouterr().out)
+    short = reply["short_answer"]
+    assert set(short) == {"text", "marker", "start", "end"} and short["text"] == "Harrowgate Ventures"
+    cited = next(c for c in reply["citations"] if c["marker"] == short["marker"])
+    assert cited["passage"][short["start"] : short["end"]] == short["text"]
+    assert main(["ask", question, "--index", index]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"Harrowgate Ventures [{short['marker']}]"  # plain when piped
+    assert main(["ask", "Why do hospitals adopt telemonitoring?", "--json", "--index", index]) == 0
+    assert json.loads(capsys.readouterr().out)["short_answer"] is None  # an explanation has no short answer
+
+
+def test_eval_answers_report(corpus_index, tmp_path, capsys):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "Who led Kestrel Bio-Sensing\'s Series B?", "answers": ["Harrowgate Ventures"], "language": "en"}\n'
+        '{"question": "Qui a mené la série B de Kestrel Bio-Sensing ?", "answers": ["Harrowgate Ventures"]}\n'
+        '{"question": "How much did Novadyne Health raise for its radiology software?", "answerable": false}\n'
+    )
+    index = str(corpus_index.directory)
+    assert main(["eval", str(questions), "--answers", "--json", "--index", index]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"questions", "model", "groups", "unanswerable", "quotes", "quotes_verbatim",
+                           "latency_ms_p50", "latency_ms_p95"}
+    assert set(report["groups"]) == {"all", "en", "fr", "en->?", "fr->?"}  # no expected articles: target unknown
+    scores = report["groups"]["all"]
+    assert set(scores) == {"questions", "answer_contains", "first_sentence_contains", "retrieved_contains",
+                           "median_words", "abstained", "short_given", "short_exact", "short_f1",
+                           "first_citation_expected"}
+    assert scores["questions"] == 2 and scores["retrieved_contains"] == 1.0 and scores["abstained"] == 0.0
+    assert report["groups"]["en"]["answer_contains"] == 1.0 and report["groups"]["en"]["short_exact"] == 1.0
+    assert report["unanswerable"] == {"questions": 1, "abstained": 1.0}
+    assert report["quotes_verbatim"] == report["quotes"] > 0
+    assert report["latency_ms_p95"] >= report["latency_ms_p50"] > 0
+    assert main(["eval", str(questions), "--answers", "--index", index]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["questions", "n", "answer"] and table[1].split()[:2] == ["all", "2"]
+    assert any(line.startswith("unanswerable") for line in table) and table[-1].startswith("quotes verbatim")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .passages import sentence_spans
 from .terms import fold, words
 
 # Kinds of answer a question can ask for; "other" asks for an explanation, a description, a list.
@@ -57,8 +58,9 @@ _DATE_PHRASE = re.compile(
     re.IGNORECASE,
 )
 # A run of capitalised words (names of people, companies, products, places), with the small words that join them.
+# A word of a name ends with a letter or digit: "Ventures." at a sentence's end is "Ventures", "May. It" two words.
 _NAME = re.compile(
-    r"\b[A-ZÀ-ÖØ-Þ][\w’'&.-]*(?:(?:\s+(?:de|du|des|la|le|of|the|and|&|von|van|der)){0,2}\s+[A-ZÀ-ÖØ-Þ][\w’'&.-]*)*"
+    r"\b[A-ZÀ-ÖØ-Þ](?:[\w’'&.-]*[\w&])?(?:(?:\s+(?:de|du|des|la|le|of|the|and|&|von|van|der)){0,2}\s+[A-ZÀ-ÖØ-Þ](?:[\w’'&.-]*[\w&])?)*"
 )
 
 
@@ -102,9 +104,11 @@ def kind_spans(sentence: str, kind: str, question: str = "") -> list[Span]:
     elif kind == DATE:
         found = [Span(m.start(), m.end()) for m in _DATE_PHRASE.finditer(sentence)]
     else:
+        starts = [span.start for span in sentence_spans(sentence)]  # a quote can hold several sentences
         found = [
             Span(m.start(), m.end()) for m in _NAME.finditer(sentence)
-            if (m.start() > 0 or _is_name_at_start(m.group())) and m.group().lower() not in _CALENDAR
+            if (not _opens_sentence(sentence, m.start(), starts) or _is_name_at_start(m.group()))
+            and m.group().lower() not in _CALENDAR
         ]
     kept = [span for span in found if not _only_asked(sentence[span.start : span.end], asked)]
     return sorted(set(kept), key=lambda span: (span.start, -span.end))
@@ -122,6 +126,10 @@ def agent_spans(sentence: str, question: str = "") -> list[Span]:
 def _only_asked(text: str, asked: set[str]) -> bool:
     folded = [fold(word) for word in words(text)]
     return bool(folded) and all(word in asked for word in folded)
+
+
+def _opens_sentence(text: str, position: int, starts: list[int]) -> bool:
+    return position == 0 or any(start <= position and not text[start:position].strip(" «“\"'‘(\u00a0") for start in starts)
 
 
 def _is_name_at_start(text: str) -> bool:

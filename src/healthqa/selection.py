@@ -15,7 +15,9 @@ import numpy as np
 
 from .lexical import analyse, analyse_query, analyse_words
 from .passages import sentence_spans
-from .questions import NUMBER, OTHER, WHO, agent_spans, counted_noun, defined_term, defines, holds_kind, kind_spans, question_kind
+from .questions import (
+    DATE, NUMBER, OTHER, WHO, Span, agent_spans, counted_noun, defined_term, defines, holds_kind, kind_spans, question_kind,
+)
 from .records import Hit
 
 
@@ -149,10 +151,11 @@ def choose_quotes(
             continue
         quote = _completed(sentences, i, scores[i])
         size = _word_count(quote.text)
-        if spent + size > budget:
+        covered = _covered(sentences, quote)
+        if spent + size > budget or covered & used:  # a completed sentence may run into one already quoted
             continue
         quotes.append(quote)
-        used |= _covered(sentences, quote)
+        used |= covered
         spent += size
     return quotes
 
@@ -212,13 +215,22 @@ def short_answer(question: str, quote: Quote, *, languages: Sequence[str], reach
     words = analyse_words(text, quote.hit.article.language or languages[0])
     places = [(start, end) for start, end, term in words if term in asked]
     counted = set(analyse_query(counted_noun(question), languages))
-    if kind == NUMBER and counted:  # "how many patients": the figure must count patients
-        places = [(start, end) for start, end, term in words if term in counted]
+    if kind == NUMBER and counted:  # "how many patients": the figure must count patients ("312 patients", not "phase 2")
+        counting = [(span, end) for span in kind_spans(text, kind, question) if (end := _counts(text, span, words, counted))]
+        if not counting:
+            return None
+        span, end = counting[0]
+        return quote.start + span.start, quote.start + end
+    spans = kind_spans(text, kind, question)
+    if kind == NUMBER:  # a day or a year is not an amount: "a annoncé le 23 juin 2025 une levée de 38 millions"
+        dates = kind_spans(text, DATE)
+        spans = [span for span in spans if not any(date.start <= span.start and span.end <= date.end for date in dates)]
     near = [
         (distance, span)
-        for span in kind_spans(text, kind, question)
+        for span in spans
         for start, end in places
-        if (distance := max(span.start - end, start - span.end, 0)) <= reach
+        if not (start < span.end and end > span.start)  # "Series A" is not near "Series B" by holding "Series"
+        and (distance := max(span.start - end, start - span.end, 0)) <= reach
     ]
     if not near:
         return None
@@ -228,6 +240,18 @@ def short_answer(question: str, quote: Quote, *, languages: Sequence[str], reach
     if kind == NUMBER and following and following[0][2] in asked:
         end = following[0][1]  # "312 patients" when the question asks how many patients
     return quote.start + chosen.start, quote.start + end
+
+
+def _counts(text: str, span: Span, words: Sequence[tuple[int, int, str]], counted: set[str]) -> int | None:
+    """Where the counted noun ends when it follows the figure, no punctuation between and either only stop words
+    or a single word ("312 patients", "aucun de ces éléments", "312 adult patients"); else None."""
+    for index, (start, end, term) in enumerate(w for w in words if w[0] >= span.end):
+        between = text[span.end : start]
+        if re.search(r"[.;:!?,()]", between) or (index and len(re.findall(r"\w+", between)) > 1):
+            return None
+        if term in counted:
+            return end
+    return None
 
 
 def _kind_near_terms(sentence: Sentence, kind: str, question: str, terms: set[str], reach: int = 30) -> bool:

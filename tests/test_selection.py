@@ -1,0 +1,188 @@
+"""Answer selection on small hand-made passages: candidate sentences, announced lists, quotes, the short answer."""
+
+import numpy as np
+
+from healthqa.records import Article, Hit, Passage
+from healthqa.selection import (
+    FEATURE_WEIGHTS,
+    FEATURES,
+    Limits,
+    Quote,
+    announces,
+    candidate_sentences,
+    choose_quotes,
+    sentence_features,
+    short_answer,
+)
+
+LANGUAGES = ("en", "fr")
+# Closeness alone decides, but for the rule that lifts a sentence leading into a list.
+CLOSENESS_ONLY = tuple(
+    1.0 if name == "closeness" else weight if name == "leads_into_list" else 0.0 for name, weight in zip(FEATURES, FEATURE_WEIGHTS)
+)
+
+
+def choose(question: str, sentences, closeness, *, weights=FEATURE_WEIGHTS, limits: Limits = Limits()) -> list[Quote]:
+    """What the assistant does: features of every sentence, closeness given (here chosen by the test)."""
+    features = sentence_features(question, sentences, languages=LANGUAGES) if sentences else np.zeros((0, len(FEATURES)))
+    return choose_quotes(sentences, features, np.asarray(closeness, dtype=float), limits=limits, weights=weights)
+
+
+def hit(text: str, language: str = "en", *, article: str = "a1", title: str = "A title", rank: int = 1,
+        score: float = 1.0, offset: int = 0) -> Hit:
+    """A retrieved passage starting at `offset` in its article (text before it is padding)."""
+    full = "x" * offset + text
+    record = Article(article, f"https://example.org/{article}", title, full, language=language)
+    return Hit(text, score, rank, Passage(article, 0, text, offset, offset + len(text)), record, 0.5)
+
+
+def whole(text: str, language: str = "en") -> Quote:
+    return Quote(hit(text, language), 0, len(text), 1.0)
+
+
+def short(question: str, text: str, language: str = "en") -> str | None:
+    span = short_answer(question, whole(text, language), languages=LANGUAGES)
+    return None if span is None else text[span[0] : span[1]]
+
+
+def test_features_and_weights_line_up():
+    assert len(FEATURES) == len(FEATURE_WEIGHTS) == len(set(FEATURES))
+
+
+def test_candidates_skip_questions_scraps_and_repeats_of_overlapping_passages():
+    text = "Kestrel raised £38 million. Why now? Growth.\n\n« Pourquoi attendre ? », demande le PDG."
+    first = hit(text)
+    sentences = candidate_sentences([first])
+    assert [s.text for s in sentences] == ["Kestrel raised £38 million.", "« Pourquoi attendre ? », demande le PDG."]
+    assert [s.paragraph for s in sentences] == [0, 1]
+    assert all(first.text[s.start : s.end] == s.text for s in sentences)
+    # The same article's next passage overlaps the first: its repeated sentence is a candidate once.
+    tail = text[28:]
+    second = hit(tail, offset=28, rank=2)
+    assert second.article.text[second.passage.start : second.passage.end] == tail
+    assert candidate_sentences([first, second]) == sentences
+    assert candidate_sentences([hit("")]) == []
+
+
+def test_no_sentences_no_quotes():
+    assert choose("Who led the round?", [], np.zeros(0)) == []
+
+
+def test_announcements_in_both_languages():
+    assert announces("Trois objectifs se détachent.")
+    assert announces("Three priorities stand out.")
+    assert announces("The goals of the programme are:")
+    assert announces("Les engagements du laboratoire sont les suivants :")
+    assert announces("The plan rests on the following")
+    assert not announces("Trois hôpitaux de la région ont rejoint le réseau de télésurveillance depuis le mois de mars dernier.")
+    assert not announces("The study looked at how drug makers expect digital tools to change their work.")
+    assert not announces("Le rapport sera publié en juin.")
+
+
+FRENCH_STUDY = (
+    "Consacrée aux priorités des grands laboratoires en matière de e-santé, l'étude décrit leurs attentes. "
+    "Trois objectifs se détachent. Améliorer l'observance est cité par 95 % des répondants, accélérer les essais "
+    "par 74 % et mieux connaître les patients par 69 %.\n\nLe rapport complet sera publié en juin prochain."
+)
+
+
+def test_an_announcement_brings_the_rest_of_its_paragraph_in_french():
+    passage = hit(FRENCH_STUDY, "fr", title="Étude e-santé")
+    sentences = candidate_sentences([passage])
+    assert len(sentences) == 4
+    # The topic sentence is the closest; the sentence it precedes announces the list, which comes with it.
+    quotes = choose("Quelles sont les priorités des laboratoires ?", sentences, np.array([0.9, 0.2, 0.3, 0.1]), weights=CLOSENESS_ONLY)
+    first = quotes[0].text
+    assert first.startswith("Consacrée aux priorités") and first.endswith("mieux connaître les patients par 69 %.")
+    assert "Le rapport" not in first  # the next paragraph is not part of the list
+    assert passage.text[quotes[0].start : quotes[0].end] == first
+
+
+def test_an_announcement_brings_its_list_items_in_english():
+    text = ("The survey asked forty drug makers about digital health.\n\nThree priorities stand out:\n\n"
+            "- better adherence for 95% of them\n\n- faster trials for 74% of them\n\n- knowing patients for 69% of them\n\n"
+            "The report comes out in June.")
+    sentences = candidate_sentences([hit(text)])
+    assert [s.paragraph for s in sentences] == [0, 1, 2, 3, 4, 5]
+    # The announcement itself is the closest sentence: it brings the three items, not the last paragraph.
+    quotes = choose("Which priorities do drug makers name?", sentences, np.array([0.1, 0.9, 0.2, 0.2, 0.2, 0.1]), weights=CLOSENESS_ONLY, limits=Limits(sentences=1))
+    assert [q.text for q in quotes] == [text[text.index("Three") : text.index("\n\nThe report")]]
+
+
+def test_a_question_for_several_things_lifts_the_sentence_that_leads_into_a_list():
+    text = "Our firm tracks many topics. The goals are as follows. Cut costs by half. Reach ten countries."
+    sentences = candidate_sentences([hit(text)])
+    closeness = np.array([0.3, 0.2, 0.5, 0.45])
+    single = choose("Which goal came first?", sentences, closeness, weights=CLOSENESS_ONLY)
+    several = choose("What are the goals?", sentences, closeness, weights=CLOSENESS_ONLY)
+    assert single[0].text == "Cut costs by half."
+    assert several[0].text == text  # the sentence before the announcement, the announcement and its items
+
+
+def test_quotes_keep_to_the_limits_and_never_repeat_a_sentence():
+    text = ("Drug makers were asked about their plans for digital tools. The survey covered forty firms in Europe. "
+            "Three priorities stand out. Better adherence was named by 95% of the drug makers surveyed.")
+    sentences = candidate_sentences([hit(text)])
+    closeness = np.array([0.1, 0.9, 0.1, 1.0])
+    quotes = choose("Which priorities do drug makers name?", sentences, closeness, weights=CLOSENESS_ONLY)
+    # The second best sentence, completed by the announcement and its list, would quote the best one again.
+    texts = [q.text for q in quotes]
+    assert texts[0] == "Better adherence was named by 95% of the drug makers surveyed."
+    assert sum(t.count("Better adherence") for t in texts) == 1
+    assert [q.score for q in quotes] == sorted((q.score for q in quotes), reverse=True)
+    one = choose("Which priorities do drug makers name?", sentences, closeness,
+                        weights=CLOSENESS_ONLY, limits=Limits(sentences=1))
+    assert len(one) == 1
+    narrow = choose("Which priorities do drug makers name?", sentences, closeness, weights=CLOSENESS_ONLY, limits=Limits(margin=0.05))
+    assert [q.text for q in narrow] == texts[:1]
+
+
+def test_short_answer_who_is_the_name_next_to_the_verb():
+    text = ("The round was led by Harrowgate Ventures, with Norrland Health Capital and Copperbeech Partners, "
+            "which led the company's Series A in 2020.")
+    assert short("Who led Kestrel Bio-Sensing's Series B?", text) == "Harrowgate Ventures"
+    french = "La série B de Kestrel a été menée par Harrowgate Ventures, déjà présent lors de la série A."
+    assert short("Qui a mené la série B de Kestrel ?", french, "fr") == "Harrowgate Ventures"
+
+
+def test_short_answer_how_many_is_the_figure_that_counts_the_noun():
+    question = "How many patients did the trial enroll?"
+    assert short(question, "The trial enrolled 312 patients in phase 2.") == "312 patients"
+    assert short(question, "In phase 2, the trial enrolled 312 adult patients.") == "312 adult patients"
+    assert short(question, "The phase 2 trial enrolled patients across Europe.") is None  # 2 counts phases
+    assert short(question, "The trial ran in phase 2. Patients were enrolled across Europe.") is None
+    french = "Combien de patients l'essai a-t-il inclus ?"
+    assert short(french, "L'essai de phase 2 a inclus 312 patients en Europe.", "fr") == "312 patients"
+    assert short(french, "L'essai de phase 2 a inclus des patients en Europe.", "fr") is None
+    assert short("Combien d'utilisateurs compte l'application ?", "L'application compte 2 millions d'utilisateurs.", "fr") == (
+        "2 millions d'utilisateurs"
+    )
+    assert short("How many patients were treated?", "In the end, 312 of the patients were treated.") == "312 of the patients"
+    assert short("Combien d'éléments ont été observés ?", "En 2017, aucun de ces éléments n'avait été observé.", "fr") == (
+        "aucun de ces éléments"
+    )
+    assert short("Combien de pharmacies proposent le service ?", "Deux cents pharmacies le proposent.", "fr") == "Deux cents pharmacies"
+
+
+def test_short_answer_how_much_is_an_amount_not_a_date():
+    french = "Histalyse a annoncé le 23 juin 2025 une levée de fonds de 38 millions d'euros en série B."
+    assert short("Combien Histalyse a-t-elle levé ?", french, "fr") == "38 millions"
+    english = "Kestrel said in 2024 that it had raised £38 million from three investors."
+    assert short("How much did Kestrel raise?", english) == "£38 million"
+
+
+def test_short_answer_when_is_the_date_and_other_questions_get_none():
+    text = "Kestrel was founded in Leeds in 2014 and listed on 12 March 2021."
+    assert short("When was Kestrel founded?", text) == "2014"
+    assert short("En quelle année Kestrel a-t-elle été fondée ?", "Kestrel a été fondée à Leeds en 2014.", "fr") == "2014"
+    assert short("Why was Kestrel founded?", text) is None
+    assert short("Pourquoi Kestrel a-t-elle été fondée ?", text) is None
+    assert short("Who founded Kestrel?", "The company makes stick-on cardiac monitors for hospitals.") is None
+
+
+def test_short_answer_offsets_are_in_the_passage():
+    passage = hit("Intro sentence here. The round was led by Harrowgate Ventures.", offset=40)
+    quote = Quote(passage, 21, len(passage.text), 1.0)
+    start, end = short_answer("Who led the round?", quote, languages=LANGUAGES)
+    assert passage.text[start:end].startswith("Harrowgate Ventures")
+    assert passage.passage.text[start:end] == passage.text[start:end]
