@@ -211,9 +211,15 @@ def short_answer(question: str, quote: Quote, *, languages: Sequence[str], reach
     if kind == OTHER:
         return None
     text = quote.text
+    language = quote.hit.article.language or languages[0]
     asked = set(analyse_query(question, languages))
-    words = analyse_words(text, quote.hit.article.language or languages[0])
-    places = [(start, end) for start, end, term in words if term in asked]
+    words = analyse_words(text, language)
+    if kind == WHO and (agents := agent_spans(text, question)):  # "led by Harrowgate Ventures"
+        return quote.start + agents[0].start, quote.start + agents[0].end
+    # Terms of the article's title say which story, not which detail: "Cambridge" stands next to "Kestrel" in
+    # every sentence about Kestrel, and answers nothing.
+    beyond_title = asked - set(analyse(quote.hit.article.title, language))
+    places = [(start, end) for start, end, term in words if term in (beyond_title or asked)]
     counted = set(analyse_query(counted_noun(question), languages))
     if kind == NUMBER and counted:  # "how many patients": the figure must count patients ("312 patients", not "phase 2")
         counting = [(span, end) for span in kind_spans(text, kind, question) if (end := _counts(text, span, words, counted))]
