@@ -25,10 +25,10 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                  r"|\b(?:what|which)\s+(?:percentage|proportion|share|fraction|number|amount|sum|rate|size|price|cost|range|dose|concentration)\b"
                  r"|\bcombien\b|\b(?:quel|quelle|quels|quelles)\s+(?:est\s+(?:le|la)\s+)?(?:pourcentage|proportion|part|nombre|montant|somme|taux|taille|prix|coût|cout|âge|age|durée|duree|dose)\b"),
         (WHO, r"^\s*(?:who|whom|whose)\b|\b(?:which|what)\s+(?:company|companies|firm|fund|investor|lab|laboratory|organi[sz]ation|person|people|agency|group|start-?up)\b"
-              r"|^\s*(?:par|de|à|a|pour|avec)?\s*qui\b|\bqui\s+(?:a|ont|est|sont|dirige|mène|mene)\b"
+              r"|^\s*(?:par|de|à|a|pour|avec)?\s*qui\b"
               r"|\b(?:quel|quelle|quels|quelles)\s+(?:entreprise|entreprises|société|societe|sociétés|fonds|investisseur|laboratoire|laboratoires|personne|organisme|agence|groupe|start-?up)\b"),
         (PLACE, r"^\s*where\b|\b(?:which|what|in which)\s+(?:country|countries|city|cities|region|town)\b"
-                r"|\boù\b|\b(?:quel|quels|quelle|quelles|dans quel|dans quelle)\s+(?:pays|ville|villes|région|region)\b"),
+                r"|^\s*(?:d['’]|par\s+)?où\b|\b(?:quel|quels|quelle|quelles|dans quel|dans quelle)\s+(?:pays|ville|villes|région|region)\b"),
     )
 )
 
