@@ -35,13 +35,13 @@ def reports(corpus_index):
 
 @pytest.mark.parametrize("group", sorted(RECALL_AT_5_FLOORS))
 def test_default_retrieval_recall_at_5(reports, group):
-    default = reports["hybrid:language-aware"]
+    default = reports["hybrid:adaptive"]
     assert default[group]["recall@5"] >= RECALL_AT_5_FLOORS[group], default[group]
 
 
 @pytest.mark.parametrize("pair", PAIRS)
 def test_fusion_is_at_least_as_good_as_either_retriever_alone(reports, pair):
-    fused, lexical, dense = (reports[name][pair] for name in ("hybrid:language-aware", "lexical", "dense"))
+    fused, lexical, dense = (reports[name][pair] for name in ("hybrid:adaptive", "lexical", "dense"))
     assert fused["recall@5"] >= max(lexical["recall@5"], dense["recall@5"]), (fused, lexical, dense)
     assert fused["mrr@10"] >= dense["mrr@10"], (fused, dense)
 

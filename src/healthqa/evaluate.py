@@ -10,6 +10,7 @@ import json
 import re
 import statistics
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,7 +69,9 @@ def load_questions(path: str | Path) -> list[Question]:
 
 
 def normalise(text: str) -> str:
-    return _SPACE.sub(" ", text).strip().lower()
+    """The comparison rule of the labelled sets: Unicode NFKC, lower case, curly apostrophes as ', whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'").replace("\u2018", "'")
+    return _SPACE.sub(" ", text).strip()
 
 
 def is_relevant(hit: Hit, question: Question) -> bool:
