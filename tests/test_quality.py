@@ -3,7 +3,7 @@
 A question is found at k when one of the top k passages contains one of its answer phrases. Measured with the
 default configuration (hybrid, adaptive fusion, passages of 300 tokens), recall@5: en->en 1.00, fr->fr 0.96,
 en->fr 1.00, fr->en 0.90, all 0.97 (`healthqa eval corpus/questions.jsonl --compare`). Floors sit about one
-question below. The real public sets have their gate in test_quality_real.py.
+question below. The real public sets have their gate in test_quality_real.py."""
 
 import pytest
 
