@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -203,11 +204,17 @@ def table(result: dict[str, Any]) -> str:
     for name, entry in result["sets"].items():
         if "answers" in entry:
             numbers = {key: value for key, value in _flatten(entry["answers"]).items() if isinstance(value, (int, float))}
-            shown = {key: value for key, value in numbers.items() if not any(part in key for part in (":en", ":fr", "en:", "fr:"))}
+            shown = {key: value for key, value in numbers.items() if not _is_subgroup(key)}
             answer_lines.append(f"{name:12} " + "  ".join(f"{key} {value:g}" for key, value in shown.items()))
     if answer_lines:
         lines += ["", "answers (evaluate_answers):", *answer_lines]
     return "\n".join(lines)
+
+
+def _is_subgroup(key: str) -> bool:
+    """'en:first_citation', 'fr->en.contains_answer': figures of one language or pair (the table shows 'all')."""
+    head = re.split(r"[.:]", key, maxsplit=1)[0]
+    return "->" in head or (len(head) == 2 and head.isalpha() and head.islower() and ("." in key or ":" in key))
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:

@@ -26,3 +26,12 @@ def test_the_table_has_one_row_per_set_pair_and_retrieval():
     assert lines[0].split()[:3] == ["set", "pair", "retrieval"]
     assert [line.split()[:3] for line in lines[1:]] == [["piaf-en", "en->fr", "default"], ["piaf-en", "en->fr", "lexical"]]
     assert lines[1].split()[3:] == ["4", "0.250", "0.500", "0.750", "0.400", "3.20"]
+
+
+def test_answer_figures_show_the_all_group_only():
+    scores = {"questions": 1, "recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0, "mrr@10": 1.0}
+    answers = {"all": {"contains_answer": 0.5}, "en->fr": {"contains_answer": 0.25}, "fr:first": 0.1, "latency_ms_p50": 40.0}
+    result = {"sets": {"sample": {"retrieval": {"default": {"all": scores, "latency_ms_p50": 1.0}}, "answers": answers}},
+              "builds": {}}
+    answer_line = realdata.table(result).splitlines()[-1]
+    assert answer_line.split() == ["sample", "all.contains_answer", "0.5", "latency_ms_p50", "40"]
