@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-test index run test bench browser clean
+.PHONY: install install-test index run test bench eval-real browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test: install-test browser
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Retrieval (and answers) on the real dev sets in ../shared/data: one table, JSON in bench/eval-real.json.
+# Indexes are cached in .cache/eval-real/. EVAL_ARGS="--answers --compare --sets piaf-fr,sample" to choose.
+eval-real: install
+	$(BIN)/python eval/realdata.py $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -51,15 +51,15 @@ def test_eval_compares_retrievals(tmp_path, capsys):
     assert main(["eval", str(questions), "--index", index, "--k", "1,3", "--compare", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ks"] == [1, 3]
-    assert list(report["reports"]) == ["hybrid:language-aware", "lexical", "dense", "hybrid:weighted", "hybrid:rrf"]
-    default = report["reports"]["hybrid:language-aware"]
+    assert list(report["reports"]) == ["hybrid:adaptive", "lexical", "dense", "hybrid:language-aware", "hybrid:weighted", "hybrid:rrf"]
+    default = report["reports"]["hybrid:adaptive"]
     assert default["all"]["questions"] == 2 and set(default) >= {"all", "en", "fr", "en->?", "fr->?"}
     assert set(default["all"]) == {"questions", "recall@1", "recall@3", "mrr@10"}
 
     assert main(["eval", str(questions), "--index", index]) == 0
     table = capsys.readouterr().out
     assert table.splitlines()[0].split() == ["retrieval", "questions", "n", "recall@1", "recall@5", "recall@10", "mrr@10"]
-    assert "hybrid:language-aware" in table and "lexical" not in table
+    assert "hybrid:adaptive" in table and "lexical" not in table
 
     assert main(["eval", str(questions), "--index", index, "--k", "five"]) == 1
     assert "--k takes comma-separated whole numbers" in capsys.readouterr().err
