@@ -46,7 +46,7 @@ bench: install
 	$(BIN)/python bench/run.py
 
 # Retrieval (and answers) on the real dev sets in ../shared/data: one table, JSON in bench/eval-real.json.
-# Indexes are cached in .cache/eval-real/. EVAL_ARGS="--answers --compare --sets piaf-fr,sample" to choose.
+# Indexes are cached in .cache/eval-real/. EVAL_ARGS="--no-answers --compare --sets piaf-fr,sample" to choose.
 eval-real: install
 	$(BIN)/python eval/realdata.py $(EVAL_ARGS)
 

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -200,30 +199,22 @@ def table(result: dict[str, Any]) -> str:
         when = "built in this run" if info.get("built_now") else "cached"
         lines.append(f"index {corpus}: {info['articles']} articles, {info['passages']} passages, {info['seconds']} s "
                      f"({info['passages_per_second']} passages/s, {when}; load average then {info.get('load_average')})")
-    answer_lines = []
-    for name, entry in result["sets"].items():
-        if "answers" in entry:
-            numbers = {key: value for key, value in _flatten(entry["answers"]).items() if isinstance(value, (int, float))}
-            shown = {key: value for key, value in numbers.items() if not _is_subgroup(key)}
-            answer_lines.append(f"{name:12} " + "  ".join(f"{key} {value:g}" for key, value in shown.items()))
-    if answer_lines:
-        lines += ["", "answers (evaluate_answers):", *answer_lines]
+    answered = {name: entry["answers"] for name, entry in result["sets"].items() if "answers" in entry}
+    if answered:
+        lines += ["", f"{'answers':12} {'n':>4} {'answer':>7} {'first':>6} {'ceiling':>8} {'words':>6} {'refused':>8} "
+                      f"{'unansw.':>8} {'short':>6} {'EM':>5} {'F1':>5} {'p50 ms':>7} {'p95 ms':>7}"]
+        for name, report in answered.items():
+            scores, unanswerable = report["groups"]["all"], report["unanswerable"]
+            abstained = f"{unanswerable['abstained']:.2f}" if unanswerable["questions"] else "-"
+            lines.append(
+                f"{name:12} {scores['questions']:>4} {scores['answer_contains']:>7.3f} {scores['first_sentence_contains']:>6.3f} "
+                f"{scores['retrieved_contains']:>8.3f} {scores['median_words']:>6} {scores['abstained']:>8.3f} {abstained:>8} "
+                f"{scores['short_given']:>6.2f} {scores['short_exact']:>5.2f} {scores['short_f1']:>5.2f} "
+                f"{report['latency_ms_p50']:>7} {report['latency_ms_p95']:>7}"
+            )
+        lines.append("answer/first: the answer text / its first quote contains a gold phrase; ceiling: the retrieved "
+                     "passages do; refused: answerable questions abstained; unansw.: unanswerable ones that abstain")
     return "\n".join(lines)
-
-
-def _is_subgroup(key: str) -> bool:
-    """'en:first_citation', 'fr->en.contains_answer': figures of one language or pair (the table shows 'all')."""
-    head = re.split(r"[.:]", key, maxsplit=1)[0]
-    return "->" in head or (len(head) == 2 and head.isalpha() and head.islower() and ("." in key or ":" in key))
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(data, dict):
-        return {prefix: data}
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
 
 
 def _settings_key(settings: Settings) -> str:
@@ -250,7 +241,7 @@ def _load() -> float | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="eval/realdata.py", description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="", help=f"comma-separated, among {', '.join(s.name for s in SETS)} (default: all)")
-    parser.add_argument("--answers", action="store_true", help="also measure answers (evaluate_answers)")
+    parser.add_argument("--no-answers", dest="answers", action="store_false", help="retrieval only (answers take a minute more)")
     parser.add_argument("--compare", action="store_true", help="also every fusion, not only default, BM25 and dense")
     parser.add_argument("--min-words", type=int, default=MIN_WORDS, help=f"article floor for the real sets (default {MIN_WORDS})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON report (default {_relative(DEFAULT_OUT)})")
