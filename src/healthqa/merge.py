@@ -44,7 +44,7 @@ class MergeReport:
     published: bool
 
 
-def merge(settings: Settings | None = None, *, kind: str = "auto") -> MergeReport:
+def merge(settings: Settings | None = None, *, kind: str = "full") -> MergeReport:
     """Merge the index's segments: `kind` "full" (everything into a new base), "small" (the small segments
     into one) or "auto" (what segments.merge_plan says is due, possibly nothing)."""
     settings = settings or Settings.from_env()
