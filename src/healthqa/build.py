@@ -216,7 +216,8 @@ def _update(
                 articles, passages = previous.counts()
                 return BuildReport(str(index_dir), articles, passages, time.perf_counter() - started,
                                    changes.reported(), timings, unchanged=True)
-            encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
+            if changes.articles or previous is None:  # a removal alone needs no encoder (nor its load)
+                encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
             report_data = _write_generation(index_dir, settings, encoder, previous, changes, fingerprint, report, timings)
             plan = merge_plan(previous.segments(), len(previous.tombstones())) if previous is not None else ""
         finally:
@@ -326,7 +327,7 @@ def _forget_article(changes: _Changes, record: SourceRecord | None) -> None:
 def _write_generation(
     index_dir: Path,
     settings: Settings,
-    encoder: Encoder,
+    encoder: Encoder | None,
     previous: Store | None,
     changes: _Changes,
     fingerprint: str | None,
@@ -341,7 +342,9 @@ def _write_generation(
     timings["split"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    matrix, embedded = _passage_vectors(index_dir, encoder, new_passages, inputs, report)
+    matrix, embedded = np.zeros((0, 0), dtype=np.float32), 0
+    if new_passages or previous is None:
+        matrix, embedded = _passage_vectors(index_dir, encoder, new_passages, inputs, report)
     timings["encode"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -364,6 +367,7 @@ def _write_generation(
         temporary = index_dir / f".{store_name}.tmp"
         for leftover in (temporary, *(temporary.with_name(temporary.name + end) for end in ("-wal", "-shm"))):
             leftover.unlink(missing_ok=True)
+        assert encoder is not None
         store = Store.create(temporary)
         try:
             store.apply(**apply)
