@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         "merge", parents=[common, output], help="merge the index's segments (updates start it in the background)",
         description="Merge every segment that updates wrote into a new base, without the removed passages. Searches "
                     "keep being answered meanwhile; updates wait a moment at the end.")
+    merge.add_argument("--rebuild", action="store_true",
+                       help="build the base's graph anew without the removed passages (by default only when they are many)")
     merge.add_argument("--if-needed", action="store_true",
                        help="only what the merge policy says is due: maybe nothing, maybe the small segments into one")
     merge.set_defaults(run=_merge)
@@ -150,12 +152,12 @@ def _merge(args: argparse.Namespace, settings: Settings) -> int:
 
     from .merge import merge
 
-    report = merge(settings, kind="auto" if args.if_needed else "full")
+    report = merge(settings, kind="auto" if args.if_needed else "full", rebuild=args.rebuild)
     if args.json:
         _print_json(asdict(report))
     elif not args.quiet:
         if report.kind:
-            print(f"{report.kind} merge: {report.segments_before} segments -> {report.segments_after}, {report.passages:,} passages "
+            print(f"{report.kind} merge{' (base rebuilt)' if report.rebuilt else ''}: {report.segments_before} segments -> {report.segments_after}, {report.passages:,} passages "
                   f"in the new segment, {report.dropped:,} removed passages dropped, {report.seconds:.1f} s"
                   + ("" if report.published else " (not published: the index was rebuilt meanwhile)"))
         else:

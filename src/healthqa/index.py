@@ -28,7 +28,7 @@ from .fusion import FUSIONS, Candidate, recency_boost
 from .language import reply_language
 from .lexical import LexicalIndex, analyse_query
 from .records import Filters, Hit
-from .segments import disk_size, fsync_dir, load_segment
+from .segments import disk_size, fsync_dir, load_segment, searched_together
 from .settings import RETRIEVAL_MODES, Settings
 from .store import SegmentRecord, Store
 from .vectors import SegmentedVectors
@@ -150,7 +150,7 @@ class Index:
             removed = np.asarray(store.tombstones(), dtype=np.int64)
             if not records:
                 raise IndexCorrupt(f"the store {path} names no segment; rebuild the index with `healthqa build --index {directory}`")
-            segments = [load_segment(directory, record) for record in records]
+            segments = searched_together([load_segment(directory, record) for record in records])
             vectors = SegmentedVectors([segment.vectors for segment in segments], removed)
             lexical = LexicalIndex([segment.lexical for segment in segments], removed)
             manifest = manifest.with_state(store)

@@ -1,9 +1,11 @@
 """Merging segments, in the background: off the path of updates and searches.
 
     snapshot   the store's segments and tombstones at one generation (a read transaction)
-    build      without any lock: the live passages of the merged segments (tombstoned ones left out) into one
-               new segment: vectors from the segments themselves, BM25 postings merged (no text is read, nothing
-               is encoded); a full merge builds the base as a fresh build would (HNSW above 50k passages)
+    build      without any lock: the live passages of the merged segments into one new segment: vectors from
+               the segments themselves, BM25 postings merged (no text is read, nothing is encoded). A full merge
+               adds the small segments' vectors to a copy of the base's graph (HNSW takes additions as its
+               build does), its removed passages staying tombstones; when they reach MERGE_REMOVED_SHARE of the
+               index (or `rebuild`), it builds the base anew without them, as a fresh build would
     publish    under the writers' lock, for a moment: the new segment replaces the merged ones and their
                tombstones are forgotten, in one store transaction; updates committed meanwhile are kept (their
                segments have larger ids; their tombstones stay, now pointing into the new segment)
@@ -24,7 +26,8 @@ from .errors import HealthQAError, IndexProblem
 from .index import Manifest, raw_manifest_files
 from .lexical import LexicalSegment
 from .segments import (
-    exclusive, load_segment, merge_plan, new_generation, place_segment, remove_unused, segment_names, write_segment,
+    MERGE_REMOVED_SHARE, VECTORS, exclusive, load_segment, merge_plan, new_generation, place_segment, remove_unused, segment_dir,
+    segment_names, write_segment,
 )
 from .settings import Settings
 from .store import Store
@@ -35,6 +38,7 @@ from .vectors import VectorIndex
 class MergeReport:
     index_dir: str
     kind: str  # "full", "small", or "" when there was nothing to merge
+    rebuilt: bool  # the base's graph built anew (else the small segments' vectors were added to it)
     segments_before: int
     segments_after: int
     passages: int  # in the new segment
@@ -44,9 +48,10 @@ class MergeReport:
     published: bool
 
 
-def merge(settings: Settings | None = None, *, kind: str = "full") -> MergeReport:
-    """Merge the index's segments: `kind` "full" (everything into a new base), "small" (the small segments
-    into one) or "auto" (what segments.merge_plan says is due, possibly nothing)."""
+def merge(settings: Settings | None = None, *, kind: str = "full", rebuild: bool = False) -> MergeReport:
+    """Merge the index's segments: `kind` "full" (everything into one base), "small" (the small segments
+    into one) or "auto" (what segments.merge_plan says is due, possibly nothing). A full merge rebuilds the
+    base's graph without its removed passages when they are many, or with `rebuild`."""
     settings = settings or Settings.from_env()
     index_dir = settings.index_dir
     started = time.perf_counter()
@@ -66,23 +71,33 @@ def merge(settings: Settings | None = None, *, kind: str = "full") -> MergeRepor
         if kind not in ("full", "small", ""):
             raise HealthQAError(f"unknown merge kind {kind!r}: choose full, small or auto")
         if len(chosen) < 1 or (kind == "small" and len(chosen) < 2):
-            return MergeReport(str(index_dir), "", len(records), len(records), 0, 0, time.perf_counter() - started, timings, False)
+            return MergeReport(str(index_dir), "", False, len(records), len(records), 0, 0, time.perf_counter() - started, timings, False)
 
         clock = time.perf_counter()
-        low, high = chosen[0].first_id, chosen[-1].last_id
-        dropped = tombstones[(tombstones >= low) & (tombstones <= high)]
+        base_removed = int(np.count_nonzero(tombstones <= records[0].last_id))
+        append = kind == "full" and not rebuild and base_removed < MERGE_REMOVED_SHARE * max(1, sum(r.passages for r in records))
+        low = chosen[1].first_id if append and len(chosen) > 1 else chosen[0].first_id
+        high = chosen[-1].last_id
+        dropped = tombstones[(tombstones >= low) & (tombstones <= high)] if len(chosen) > 1 or not append else tombstones[:0]
         ids_parts, vector_parts, lexical_parts = [], [], []
-        for record in chosen:
+        base_index = None
+        if append and len(chosen) == 1:  # one segment, few removed passages: nothing worth rewriting
+            return MergeReport(str(index_dir), "", False, len(records), len(records), 0, 0, time.perf_counter() - started, timings, False)
+        for number, record in enumerate(chosen):
             segment = load_segment(index_dir, record)
+            lexical_parts.append(segment.lexical)
+            if append and number == 0:  # a copy of the base's graph, read from its file (readers keep theirs)
+                base_index = VectorIndex.load(segment_dir(index_dir, record.name) / VECTORS)
+                continue
             ids, vectors = segment.vectors.reconstruct_all()
             keep = ~np.isin(ids, dropped)
             ids_parts.append(ids[keep])
             vector_parts.append(vectors[keep])
-            lexical_parts.append(segment.lexical)
             del segment, ids, vectors
-        ids = np.concatenate(ids_parts)
+        ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
+        vectors = np.concatenate(vector_parts) if vector_parts else np.zeros((0, 1), dtype=np.float32)
         order = np.argsort(ids, kind="stable")
-        ids, vectors = ids[order], np.concatenate(vector_parts)[order]
+        ids, vectors = ids[order], vectors[order]
         del ids_parts, vector_parts
         timings["read"] = time.perf_counter() - clock
 
@@ -91,7 +106,13 @@ def merge(settings: Settings | None = None, *, kind: str = "full") -> MergeRepor
         del lexical_parts
         timings["lexical"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        index = VectorIndex.build(vectors, ids, kind="auto" if kind == "full" else "flat")
+        if base_index is not None:
+            if len(ids):
+                base_index.add(vectors, ids)
+            index = base_index
+        else:
+            index = VectorIndex.build(vectors, ids, kind="auto" if kind == "full" else "flat")
+        ids = lexical.ids
         del vectors
         timings["vectors"] = time.perf_counter() - clock
         clock = time.perf_counter()
@@ -104,7 +125,7 @@ def merge(settings: Settings | None = None, *, kind: str = "full") -> MergeRepor
         published = _publish(index_dir, manifest, [r.name for r in chosen], record, folder, dropped)
         timings["publish"] = time.perf_counter() - clock
     after = len(records) - len(chosen) + 1
-    return MergeReport(str(index_dir), kind, len(records), after, record.passages, len(dropped),
+    return MergeReport(str(index_dir), kind, base_index is None, len(records), after, record.passages, len(dropped),
                        time.perf_counter() - started, timings, published)
 
 

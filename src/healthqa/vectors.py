@@ -141,6 +141,12 @@ class VectorIndex:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise IndexCorrupt(f"the vector file {path} is damaged ({first_line}); rebuild the index with `healthqa build`") from None
 
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """More vectors under more ids (an HNSW graph takes them as its build did, one by one)."""
+        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64))
+        with self._labels_lock:
+            self._labels = None
+
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 
