@@ -8,15 +8,16 @@ in this order, all in one process except the merge:
     add               `adds` times add() of one new article (bench/pages.py pages; encoder loaded): each timed
     remove            `removes` times remove() of one stored article: each timed
     reopen            Index.open of the updated index while the previous one is open (what the chat server
-                      does between questions: the base segment is shared, not read again)
-    search (pending)  the same searches with the small segments and tombstones these updates left
-    bulk              then adds of `bulk_articles` articles each until the small segments hold about
-                      segments.MERGE_PENDING_PASSAGES passages (the most the merge policy lets pile up)
-    search (at limit) the same searches again
+                      does between questions: the base segment is shared, not read again); kept open
+    bulk              then adds of `bulk_articles` articles each (small merges as the policy does them) until
+                      the small segments hold about segments.MERGE_PENDING_PASSAGES passages (the most the
+                      merge policy lets pile up); this index is kept open too
     merge             `healthqa merge --json` in a child process, timed, its peak memory read at exit, while
                       this process keeps searching, a question every PAUSE_S seconds (every answer checked to
                       be the one given before the merge; p50 during the merge)
-    search (after)    a newly opened index: the merged one
+    search            the index with the first updates' segments, the one at the limit and the merged one answer
+                      the same questions in turn, `reps` rounds (so that other processes' load falls on the three
+                      alike): p50/p95 of each, and the ratios to the merged index
 
 Ratios: search p50 with pending segments / merged p50 (target <= 1.20), merge time / the previous format's
 full index build at this size (HNSW build + bm25s build + store copy and read + cache read, from the other
@@ -86,15 +87,14 @@ def updates_stage(folder: str, size: int, reps: int = 2, adds: int = 10, removes
     note(f"{size:,}: remove() p50 {result['remove']['p50_ms'] / 1000:.2f} s")
 
     started = time.perf_counter()
-    pending = Index.open(index_dir, settings=settings, encoder=encoder)
+    few = Index.open(index_dir, settings=settings, encoder=encoder)
     result["reopen_s"] = round(time.perf_counter() - started, 3)
-    result["pending_segments"] = len(pending.manifest.segments) - 1
-    result["pending_passages"] = pending.manifest.passages - size + pending.manifest.removed
-    result["search_pending"] = _searches(pending, texts, reps)
-    note(f"{size:,}: {result['pending_segments']} small segments, hybrid p50 {result['search_pending']['p50_ms']:.1f} ms")
+    result["pending_segments"] = len(few.manifest.segments) - 1
+    result["pending_passages"] = few.manifest.passages - size + few.manifest.removed
     index.close()
 
     position = adds
+    pending = Index.open(index_dir, settings=settings, encoder=encoder)
     while pending.manifest.passages - size < 0.9 * MERGE_PENDING_PASSAGES and position < len(pages):
         add(pages[position : position + bulk_articles], settings=settings, encoder=encoder)
         position += bulk_articles
@@ -103,23 +103,40 @@ def updates_stage(folder: str, size: int, reps: int = 2, adds: int = 10, removes
         pending = Index.open(index_dir, settings=settings, encoder=encoder)
     result["limit_segments"] = len(pending.manifest.segments) - 1
     result["limit_passages"] = pending.manifest.passages - size + pending.manifest.removed
-    result["search_at_limit"] = _searches(pending, texts, reps)
-    note(f"{size:,}: {result['limit_segments']} small segments, {result['limit_passages']:,} passages: "
-         f"hybrid p50 {result['search_at_limit']['p50_ms']:.1f} ms")
     expected = [[h.passage.start for h in pending.search(text, 10)] for text in texts]
 
     result["merge"] = _merge_while_searching(index_dir, pending, texts, expected)
     note(f"{size:,}: merge {result['merge']['wall_s']:.0f} s, {result['merge']['searches']} searches meanwhile")
-    pending.close()
     merged = Index.open(index_dir, settings=settings, encoder=encoder)
-    result["search_after_merge"] = _searches(merged, texts, reps)
     result["after_merge_segments"] = len(merged.manifest.segments)
-    note(f"{size:,}: after the merge, hybrid p50 {result['search_after_merge']['p50_ms']:.1f} ms")
+    # The three indexes (few pending segments, pending at the policy's limit, merged) stay open and answer the
+    # same questions in turn, so that load from other processes falls on all three alike.
+    timed = _interleaved({"search_pending": few, "search_at_limit": pending, "search_after_merge": merged}, texts, max(2, reps))
+    result.update(timed)
+    for key in ("search_pending", "search_at_limit", "search_after_merge"):
+        note(f"{size:,}: {key} p50 {result[key]['p50_ms']:.1f} ms")
     result["search_pending_ratio"] = round(result["search_pending"]["p50_ms"] / result["search_after_merge"]["p50_ms"], 3)
     result["search_at_limit_ratio"] = round(result["search_at_limit"]["p50_ms"] / result["search_after_merge"]["p50_ms"], 3)
+    few.close()
+    pending.close()
     result["rss_mb_end"] = round(rss_mb())
     merged.close()
     return result
+
+
+def _interleaved(indexes: dict, texts: list[str], reps: int) -> dict:  # type: ignore[type-arg]
+    seconds: dict[str, list[float]] = {key: [] for key in indexes}
+    keys = list(indexes)
+    for index in indexes.values():
+        index.search(texts[0], 10)
+    for rep in range(reps):
+        for number, text in enumerate(texts):
+            turn = number + rep
+            for key in keys[turn % len(keys):] + keys[: turn % len(keys)]:
+                started = time.perf_counter()
+                indexes[key].search(text, 10)
+                seconds[key].append(time.perf_counter() - started)
+    return {key: latency_summary(values) for key, values in seconds.items()}
 
 
 def _segments_and_tombstones(index_dir: Path) -> tuple[list, int]:
