@@ -36,12 +36,14 @@ def _corpus_articles(settings):  # type: ignore[no-untyped-def]
 
 
 def index_sizes(index_dir: Path) -> dict[str, int]:
-    """Bytes on disk of the generation in use (vectors, lexical, store) and of the embedding cache."""
+    """Bytes on disk of the generation in use (vectors and lexical of all its segments, store) and of the
+    embedding cache."""
     from healthqa.index import Manifest
 
     manifest = Manifest.read(index_dir)
-    sizes = {kind: disk_bytes(index_dir / name) for kind, name in
-             (("vectors", manifest.vectors_file), ("lexical", manifest.lexical_dir), ("store", manifest.store_file))}
+    sizes = {"vectors": sum(disk_bytes(index_dir / name / "vectors.faiss") for name in manifest.segments),
+             "lexical": sum(disk_bytes(index_dir / name / "lexical") for name in manifest.segments),
+             "store": disk_bytes(index_dir / manifest.store_file)}
     sizes["index_total"] = sum(sizes.values())
     sizes["embedding_cache"] = disk_bytes(index_dir / "embeddings.sqlite")
     return sizes

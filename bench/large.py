@@ -62,7 +62,7 @@ SEED = 20240612
 HEAPS_EXPONENT = 0.5
 PASSAGES_PER_ARTICLE = 5  # the corpus: 220 passages in 44 articles
 CACHE_MEASURED_MAX = 200_000  # the embedding-cache read is measured up to this size (1M would need a 2 GB cache)
-STORE_FILE, LEXICAL_DIR, VECTORS_FILE = "store-synthetic.sqlite", "lexical-synthetic", "vectors-synthetic.faiss"
+STORE_FILE, LEXICAL_DIR, SEGMENT_NAME = "store-synthetic.sqlite", "lexical-synthetic", "synthetic"
 
 
 # ---------------------------------------------------------------- the corpus, as a model
@@ -155,7 +155,7 @@ def faiss_stage(folder: str, size: int, queries: int = 200, filter_queries: int 
 
 
 def lexical_stage(folder: str, size: int, corpus_index: str) -> dict:
-    from healthqa.lexical import LexicalIndex
+    from healthqa.lexical import LexicalSegment
 
     work = Path(folder)
     index_dir = work / "index"
@@ -173,7 +173,7 @@ def lexical_stage(folder: str, size: int, corpus_index: str) -> dict:
     note(f"{size:,}: {facts['tokens']:,} synthetic terms ({facts['vocabulary']:,}-term vocabulary) in {generate_s:.0f} s; BM25 build ...")
     before = rss_mb()
     started = time.perf_counter()
-    lexical = LexicalIndex.build(passage_terms, np.arange(1, size + 1, dtype=np.int64))
+    lexical = LexicalSegment.build(passage_terms, np.arange(1, size + 1, dtype=np.int64))
     build_s = time.perf_counter() - started
     grown = rss_mb() - before
     path = index_dir / LEXICAL_DIR
@@ -181,14 +181,23 @@ def lexical_stage(folder: str, size: int, corpus_index: str) -> dict:
     started = time.perf_counter()
     lexical.save(path)
     save_s = time.perf_counter() - started
-    postings = int(len(lexical._retriever.scores["data"]))  # type: ignore[attr-defined]
-    note(f"{size:,}: BM25 built in {build_s:.0f} s, saved in {save_s:.1f} s")
+    postings = int(len(lexical.rows))
+    del lexical
+    # The previous format's BM25 index (bm25s, scores precomputed), rebuilt by every update before format 4:
+    # timed here as the reference for what a full build cost.
+    import bm25s
+
+    started = time.perf_counter()
+    bm25s.BM25().index([terms or [""] for terms in passage_terms], show_progress=False)
+    bm25s_build_s = time.perf_counter() - started
+    note(f"{size:,}: BM25 postings built in {build_s:.0f} s, saved in {save_s:.1f} s; bm25s (previous format) {bm25s_build_s:.0f} s")
     return {
         "size": size,
         **facts,
         "postings": postings,
         "generate_s": round(generate_s, 2),
         "build_s": round(build_s, 2),
+        "bm25s_build_s": round(bm25s_build_s, 2),
         "save_s": round(save_s, 2),
         "build_rss_growth_mb": round(grown),
         "disk_bytes": disk_bytes(path),
@@ -258,7 +267,10 @@ def store_stage(folder: str, size: int, corpus_index: str) -> dict:
     store = Store.open(path)
     copy_path = work / "store-copy.sqlite"
     started = time.perf_counter()
-    Store.create(copy_path, copy_of=store).close()
+    copy = sqlite3.connect(copy_path)
+    with store._lock:
+        store._db.backup(copy)  # what every update did before format 4 (Store.create(copy_of=...))
+    copy.close()
     copy_s = time.perf_counter() - started
     copy_path.unlink()
     started = time.perf_counter()
@@ -308,29 +320,37 @@ def _cache_read_seconds(work: Path, keys: list[str]) -> float:
 
 
 def assemble(folder: str, size: int) -> Path:
-    """manifest.json over the synthetic files, as a build would write it; the FAISS file is moved in."""
+    """The synthetic files as one format-4 index (as a build writes it): the FAISS file and the BM25 postings
+    moved into one segment folder, the segment and the state recorded in the store, manifest.json."""
     from healthqa.build import settings_fingerprint
     from healthqa.embed import USE_MODEL
     from healthqa.index import FORMAT_VERSION, Manifest
+    from healthqa.segments import LEXICAL, VECTORS, disk_size
     from healthqa.settings import Settings
+    from healthqa.store import SegmentRecord, Store
     from healthqa.vectors import choose_kind
 
     work = Path(folder)
     index_dir = work / "index"
+    segment = index_dir / f"segment-{SEGMENT_NAME}"
+    segment.mkdir(exist_ok=True)
     faiss_file = work / f"{choose_kind(size)}.faiss"
     if faiss_file.exists():
-        faiss_file.replace(index_dir / VECTORS_FILE)
-    db = sqlite3.connect(index_dir / STORE_FILE)
-    articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
-    db.close()
-    Manifest(
+        faiss_file.replace(segment / VECTORS)
+    if (index_dir / LEXICAL_DIR).exists():
+        (index_dir / LEXICAL_DIR).replace(segment / LEXICAL)
+    store = Store.open_writable(index_dir / STORE_FILE)
+    if not store.segments():
+        record = SegmentRecord(SEGMENT_NAME, 1, size, size, choose_kind(size),
+                               {"vectors": disk_size(segment / VECTORS), "lexical": disk_size(segment / LEXICAL)})
+        store.apply(segment=record, state={"generation": "synthetic", "built_at": "synthetic", "next_passage_id": str(size + 1)})
+    manifest = Manifest(
         format_version=FORMAT_VERSION, generation="synthetic", model=USE_MODEL, dimension=DIMENSION,
-        articles=articles, passages=size, corpus_fingerprint="synthetic",
-        settings_fingerprint=settings_fingerprint(Settings()), built_at="synthetic",
-        vectors_file=VECTORS_FILE, lexical_dir=LEXICAL_DIR, store_file=STORE_FILE,
-        sizes={kind: disk_bytes(index_dir / name) for kind, name in
-               (("vectors", VECTORS_FILE), ("lexical", LEXICAL_DIR), ("store", STORE_FILE))},
-    ).write(index_dir)
+        articles=0, passages=0, corpus_fingerprint="synthetic", settings_fingerprint=settings_fingerprint(Settings()),
+        built_at="synthetic", store_file=STORE_FILE,
+    ).with_state(store)
+    store.close()
+    manifest.write(index_dir)
     return index_dir
 
 
@@ -368,8 +388,9 @@ def hybrid_stage(folder: str, size: int, reps: int = 3) -> dict:
          "cumulative_ms_per_search": round(1000 * value[3] / len(texts), 3)}
         for func, value in top
     ]
-    sizes = {kind: disk_bytes(index_dir / name) for kind, name in
-             (("vectors", VECTORS_FILE), ("lexical", LEXICAL_DIR), ("store", STORE_FILE))}
+    segment = index_dir / f"segment-{SEGMENT_NAME}"
+    sizes = {kind: disk_bytes(path) for kind, path in
+             (("vectors", segment / "vectors.faiss"), ("lexical", segment / "lexical"), ("store", index_dir / STORE_FILE))}
     sizes["index_total"] = sum(sizes.values())
     index.close()
     return {

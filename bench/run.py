@@ -15,6 +15,11 @@ the least disturbed attempt is kept. Figures marked '!' in the table were still 
     1  corpus build      bench/corpus_build.py: full build of corpus/ (44 articles) with an empty embedding
                          cache, its stages, the encoder's load, and the raw encode of the same inputs; for
                          use-multilingual-v3 and all-MiniLM-L6-v2. Target: build / raw encode <= 1.10
+    2b updates           bench/updates.py at 100k and 1M (after the search stages below): add() and remove() of
+                         one article, search with pending segments and after a merge, the merge's time and
+                         memory while searches go on. Targets: add/remove <= 2 s at 100k, <= 5 s at 1M; search
+                         p50 with pending segments <= 1.2x the merged index; merge <= the previous format's
+                         full index build at that size
     2  incremental       bench/incremental.py (pages from bench/pages.py): full build of 1,000 synthetic
                          articles vs add() of one more. Target: add <= 2 % of the full build
     3  search latency    bench/latency.py on the corpus index; bench/large.py at 100k and 1M passages
@@ -49,6 +54,8 @@ TARGETS = {
     "add_ratio": 0.02,
     "search_p50_ms": {100_000: 10.0, 1_000_000: 15.0},
     "recall_at_10": 0.95,
+    "update_s": {100_000: 2.0, 1_000_000: 5.0},
+    "pending_search_ratio": 1.20,
     "answer_p50_ms": 50.0,
 }
 MODELS = ("use-multilingual-v3", "all-MiniLM-L6-v2")
@@ -140,14 +147,15 @@ class Bench:
         quick = self.args.quick
         reps = 1 if quick else 2
         corpus_index = self.work / "corpus-index"
-        for model in MODELS:
+        for model in MODELS[:1] if self.args.sizes_only else MODELS:
             self.stage(f"build:{model}", "corpus_build", {
                 "workdir": str(self.work), "model": model, "reps": reps,
                 "keep": str(corpus_index) if model == MODELS[0] else "",
             })
-        self.stage("latency:corpus", "corpus_latency", {"index_dir": str(corpus_index), "reps": 1 if quick else 3})
-        self.stage("first_answer", "first_answer", {"index": str(corpus_index)})
-        self.stage("incremental", "incremental", {"workdir": str(self.work / "incremental"), "count": self.args.pages})
+        if not self.args.sizes_only:
+            self.stage("latency:corpus", "corpus_latency", {"index_dir": str(corpus_index), "reps": 1 if quick else 3})
+            self.stage("first_answer", "first_answer", {"index": str(corpus_index)})
+            self.stage("incremental", "incremental", {"workdir": str(self.work / "incremental"), "count": self.args.pages})
         for size in self.sizes():
             folder = str(self.work / f"large-{size}")
             queries = 100 if quick else 200
@@ -155,6 +163,7 @@ class Bench:
             self.stage(f"lexical:{size}", "lexical", {"folder": folder, "size": size, "corpus_index": str(corpus_index)})
             self.stage(f"store:{size}", "store", {"folder": folder, "size": size, "corpus_index": str(corpus_index)})
             self.stage(f"hybrid:{size}", "hybrid", {"folder": folder, "size": size, "reps": 1 if quick else 3})
+            self.stage(f"updates:{size}", "updates", {"folder": folder, "size": size, "reps": 1 if quick else 2})
             shutil.rmtree(folder, ignore_errors=True)
         self.retry_pending()
         self.save()
@@ -240,8 +249,45 @@ def summary_rows(results: dict[str, Any], sizes: list[int]) -> list[dict[str, An
                 fl = f["kinds"]["flat"]
                 rows.append(_row(section, "(reference) exact flat p50 | p95", f"{fl['p50_ms_1_thread']:.2f} | {fl['p95_ms_1_thread']:.2f}", "ms", others=f["process"]["others_cores"]))
         if lx:
-            rows.append(_row(section, "BM25 build (bm25s)", lx["build_s"], "s", others=lx["process"]["others_cores"],
+            rows.append(_row(section, "BM25 build: postings (format 4) | bm25s (previous format)", f"{lx['build_s']:.1f} | {lx.get('bm25s_build_s', float('nan')):.1f}", "s", others=lx["process"]["others_cores"],
                              note=f"{lx['vocabulary']:,} terms, {lx['postings']:,} postings, {lx['terms_per_passage']} terms/passage"))
+        u = results.get(f"updates:{size}")
+        if u:
+            usection = f"2b updates, {size:,} passages (synthetic)"
+            others = u["process"]["others_cores"]
+            limit = TARGETS["update_s"].get(size)
+            for what in ("add", "remove"):
+                p50 = u[what]["p50_ms"] / 1000
+                rows.append(_row(usection, f"{what}() of one article p50 | max ({u[what]['n']} runs)", f"{p50:.2f} | {u[what]['max_ms'] / 1000:.2f}", "s",
+                                 f"<= {limit:g} s" if limit else "", p50 <= limit if limit else None, others,
+                                 note=" / ".join(f"{k} {v:.2f}" for k, v in u[what]["timings_last"].items())))
+            rows.append(_row(usection, "reopen after an update (base shared)", u["reopen_s"], "s", others=others))
+            after = u["search_after_merge"]
+            for key, label in (("search_merged", "search p50 | p95, as built (1 segment)"),
+                               ("search_pending", f"search p50 | p95, {u['pending_segments']} small segments, {u['pending_passages']} passages pending"),
+                               ("search_at_limit", f"search p50 | p95, {u['limit_segments']} small segments, {u['limit_passages']:,} passages pending"),
+                               ("search_after_merge", "search p50 | p95, after the merge")):
+                s = u[key]
+                ratio = s["p50_ms"] / after["p50_ms"]
+                pending = key in ("search_pending", "search_at_limit")
+                rows.append(_row(usection, label, f"{s['p50_ms']:.1f} | {s['p95_ms']:.1f}", "ms",
+                                 "<= 1.20x merged" if pending else "", ratio <= TARGETS["pending_search_ratio"] if pending else None, others,
+                                 note=f"{ratio:.2f}x the merged index" if key != "search_after_merge" else ""))
+            m = u["merge"]
+            reference = None
+            if f and lx and st:
+                v = f["kinds"][f["kind"]]
+                reference = v["build_s"] + lx.get("bm25s_build_s", lx["build_s"]) + st["copy_s"] + st["passage_index_inputs_s"] + (st.get("cache_read_s") or 0)
+            during = m["search_during"] or {}
+            merge_s = m["report"]["seconds"]
+            rows.append(_row(usection, "merge (full)", round(merge_s, 1), "s", "<= full build" if reference else "",
+                             (merge_s <= reference) if reference else None, others,
+                             note=(f"previous format's full index build {reference:.0f} s; " if reference else "")
+                                  + f"child process {m['wall_s']:.0f} s with start-up; "
+                                  + "stages " + " / ".join(f"{k} {v:.1f}" for k, v in m["report"]["timings"].items())
+                                  + f"; peak RSS {m['peak_rss_mb']:,} MB"))
+            rows.append(_row(usection, "searches answered during the merge", m["searches"], "", others=others,
+                             note=f"p50 {during.get('p50_ms', 0):.1f} ms, p95 {during.get('p95_ms', 0):.1f} ms; {m['searches_changed']} with other results"))
         if f and lx and st:
             v = f["kinds"][f["kind"]]
             cache_s, cache_note = st.get("cache_read_s"), "measured"
@@ -251,11 +297,11 @@ def summary_rows(results: dict[str, Any], sizes: list[int]) -> list[dict[str, An
                 if measured:
                     base_size, base_s = max(measured)
                     cache_s, cache_note = base_s * size / base_size, f"scaled from {base_size:,}"
-            fixed = (st["copy_s"] + st["passage_index_inputs_s"] + st["terms_split_s"] + lx["build_s"] + v["build_s"]
+            fixed = (st["copy_s"] + st["passage_index_inputs_s"] + st["terms_split_s"] + lx.get("bm25s_build_s", lx["build_s"]) + v["build_s"]
                      + lx["save_s"] + v["save_s"] + (cache_s or 0))
-            rows.append(_row(section, "add() of one article, lower bound (estimate)", round(fixed), "s", others=None,
-                             note=f"what every update redoes for the whole index: store copy {st['copy_s']:.1f} + read {st['passage_index_inputs_s'] + st['terms_split_s']:.1f} "
-                                  f"+ cache read {cache_s or float('nan'):.1f} ({cache_note}) + BM25 build {lx['build_s']:.0f} + FAISS build {v['build_s']:.0f} + saves"))
+            rows.append(_row(section, "previous format: add() of one article, lower bound (estimate)", round(fixed), "s", others=None,
+                             note=f"what every update redid for the whole index before format 4: store copy {st['copy_s']:.1f} + read {st['passage_index_inputs_s'] + st['terms_split_s']:.1f} "
+                                  f"+ cache read {cache_s or float('nan'):.1f} ({cache_note}) + BM25 build {lx.get('bm25s_build_s', lx['build_s']):.0f} + FAISS build {v['build_s']:.0f} + saves"))
     # memory and disk
     section = "5 peak memory (RSS high-water mark)"
     for key, r in results.items():
@@ -310,6 +356,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=1000, help="synthetic articles of the incremental stage")
     parser.add_argument("--retries", type=int, default=1, help="re-runs of a short stage that others disturbed")
     parser.add_argument("--workdir", type=Path, help="work folder (default: a temporary one, removed)")
+    parser.add_argument("--sizes-only", action="store_true", help="only the corpus build (USE) and the 100k/1M stages")
     parser.add_argument("--from-json", type=Path, help="print the table of an earlier results file and exit")
     args = parser.parse_args()
     if args.from_json:

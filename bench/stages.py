@@ -23,6 +23,7 @@ STAGES = {
     "lexical": "large:lexical_stage",
     "store": "large:store_stage",
     "hybrid": "large:hybrid_stage",
+    "updates": "updates:updates_stage",
 }
 
 

@@ -46,7 +46,8 @@ def test_manifest_records_what_was_built(small_index: Settings):
     assert len(manifest["corpus_fingerprint"]) == 64
     assert manifest["built_at"]
     files = {p.name for p in small_index.index_dir.iterdir()}
-    assert {manifest["vectors_file"], manifest["lexical_dir"], manifest["store_file"]} <= files
+    assert {manifest["store_file"], *manifest["segments"]} <= files and len(manifest["segments"]) == 1
+    assert manifest["removed"] == 0
     assert not any(name.endswith(".pkl") or name.endswith(".pickle") for name in files)
 
 
@@ -107,10 +108,13 @@ def test_other_model_or_format(small_index: Settings, encoder):
         Index.open(small_index.index_dir, encoder=encoder)
 
 
-@pytest.mark.parametrize("kind", ["vectors_file", "store_file"])
-def test_damaged_files(small_index: Settings, encoder, kind):
-    manifest = json.loads((small_index.index_dir / MANIFEST).read_text())
-    target = small_index.index_dir / manifest[kind]
+def _segment_file(settings: Settings, relative: str) -> Path:
+    manifest = json.loads((settings.index_dir / MANIFEST).read_text())
+    return settings.index_dir / manifest["segments"][0] / relative
+
+
+def test_damaged_vectors(small_index: Settings, encoder):
+    target = _segment_file(small_index, "vectors.faiss")
     size = target.stat().st_size
     target.write_bytes(b"\x00garbage" * (size // 8) + b"\x00" * (size % 8))  # same size, wrong bytes
     with pytest.raises(IndexCorrupt, match="damaged"):
@@ -120,13 +124,39 @@ def test_damaged_files(small_index: Settings, encoder, kind):
         Index.open(small_index.index_dir, encoder=encoder)
 
 
-def test_damaged_lexical_index(small_index: Settings, encoder):
+def test_damaged_store(small_index: Settings, encoder):
     manifest = json.loads((small_index.index_dir / MANIFEST).read_text())
-    files = sorted(p for p in (small_index.index_dir / manifest["lexical_dir"]).iterdir() if p.suffix == ".npy")
-    target = files[0]
+    target = small_index.index_dir / manifest["store_file"]
+    size = target.stat().st_size
+    target.write_bytes(b"\x00garbage" * (size // 8) + b"\x00" * (size % 8))
+    with pytest.raises(IndexCorrupt, match="damaged"):
+        Index.open(small_index.index_dir, encoder=encoder)
+    target.unlink()
+    with pytest.raises(IndexCorrupt, match="lacks its file"):
+        Index.open(small_index.index_dir, encoder=encoder)
+
+
+def test_damaged_lexical_index(small_index: Settings, encoder):
+    target = _segment_file(small_index, "lexical/rows.npy")
     target.write_bytes(b"\x00" * target.stat().st_size)  # same size, not a numpy file any more
     with pytest.raises(IndexCorrupt, match="lexical index .* is damaged"):
         Index.open(small_index.index_dir, encoder=encoder)
+
+
+def test_an_index_of_the_previous_format_asks_for_a_rebuild_and_build_migrates_it(small_index: Settings, encoder):
+    path = small_index.index_dir / MANIFEST
+    data = json.loads(path.read_text())
+    old = {**data, "format_version": 3, "vectors_file": "vectors-old.faiss", "lexical_dir": "lexical-old"}
+    path.write_text(json.dumps(old))
+    (small_index.index_dir / "vectors-old.faiss").write_bytes(b"old")
+    with pytest.raises(IndexMismatch, match="rebuild it with `healthqa build"):
+        Index.open(small_index.index_dir, encoder=encoder)
+    report = build(SMALL, settings=small_index, encoder=encoder)
+    assert report.articles == 11 and report.embedded == 0  # rebuilt from scratch, through the cache
+    with Index.open(small_index.index_dir, encoder=encoder) as index:
+        assert index.manifest.format_version == FORMAT_VERSION
+    build(SMALL, settings=small_index, encoder=encoder, fresh=True)  # the next generation drops the old files
+    assert not (small_index.index_dir / "vectors-old.faiss").exists()
 
 
 def test_a_sentence_transformers_model_by_name(tmp_path: Path):

@@ -28,10 +28,13 @@ def test_the_table_has_one_row_per_set_pair_and_retrieval():
     assert lines[1].split()[3:] == ["4", "0.250", "0.500", "0.750", "0.400", "3.20"]
 
 
-def test_answer_figures_show_the_all_group_only():
+def test_the_answer_table_shows_the_all_group_of_each_set():
     scores = {"questions": 1, "recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0, "mrr@10": 1.0}
-    answers = {"all": {"contains_answer": 0.5}, "en->fr": {"contains_answer": 0.25}, "fr:first": 0.1, "latency_ms_p50": 40.0}
+    group = {"questions": 80, "answer_contains": 0.5, "first_sentence_contains": 0.4, "retrieved_contains": 0.9,
+             "median_words": 50, "abstained": 0.0125, "short_given": 0.3, "short_exact": 0.1, "short_f1": 0.2}
+    answers = {"groups": {"all": group, "en->fr": {**group, "answer_contains": 0.25}},
+               "unanswerable": {"questions": 0, "abstained": None}, "latency_ms_p50": 40.0, "latency_ms_p95": 90.0}
     result = {"sets": {"sample": {"retrieval": {"default": {"all": scores, "latency_ms_p50": 1.0}}, "answers": answers}},
               "builds": {}}
-    answer_line = realdata.table(result).splitlines()[-1]
-    assert answer_line.split() == ["sample", "all.contains_answer", "0.5", "latency_ms_p50", "40"]
+    row = next(line for line in realdata.table(result).splitlines() if line.startswith("sample") and "0.500" in line)
+    assert row.split() == ["sample", "80", "0.500", "0.400", "0.900", "50", "0.013", "-", "0.30", "0.10", "0.20", "40.0", "90.0"]

@@ -7,23 +7,25 @@ articles. All three go through one update:
     read each page → unchanged bytes (same source, same hash as stored)? nothing to do
                    → extract → duplicate (same URL, or same story: simhash)? recorded, not stored twice
     split new articles → vectors from the embedding cache, the encoder only for passages never seen
-    copy the current store, apply the changes in one transaction → rebuild FAISS and BM25 from stored
-    vectors and terms → publish the new generation atomically (the readers switch at the manifest)
+    write one small segment (exact vectors and BM25 postings) for the new passages only
+    commit in the store, in one transaction: the changes, tombstones for the removed passages, the new
+    segment and generation (readers open the new generation from then on) → manifest.json updated to match
 
-The whole update holds the index's lock, so two builds cannot interleave."""
+Nothing in proportion to the whole index is rebuilt or copied; a merge (merge.py) folds the small segments
+into the base later, in the background. A build from scratch (`fresh`, a first build, other settings) writes
+a new store and one segment, and switches to them at manifest.json. The whole update holds the index's lock,
+so two updates cannot interleave."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import itertools
 import json
 import os
-import secrets
-import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,13 +37,16 @@ from .duplicates import NearDuplicates, text_simhash
 from .embed import Encoder, model_display_name
 from .errors import HealthQAError, IndexProblem, SourceError
 from .extract import extract_html, iter_html_files, read_page
-from .index import FORMAT_VERSION, MANIFEST, Manifest, disk_size
-from .lexical import LexicalIndex, analyse
+from .index import FORMAT_VERSION, MANIFEST, Manifest, raw_manifest_files
+from .lexical import LexicalSegment, analyse
 from .passages import split_passages
 from .records import Article, BuildReport, Passage, Skipped
+from .segments import (
+    exclusive, fsync_dir, fsync_file, merge_plan, merge_running, new_generation, place_segment, remove_unused, segment_names,
+    write_segment,
+)
 from .settings import Settings
 from .store import NewPassage, SourceRecord, Store
-from .vectors import VectorIndex
 
 # (stage, done, total): called as work advances, so a CLI or UI can show progress; total is 0 when unknown.
 Progress = Callable[[str, int, int], None]
@@ -182,7 +187,7 @@ def _update(
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    with _exclusive(index_dir):
+    with exclusive(index_dir):
         previous = None if fresh else _open_current(index_dir, settings)
         if previous is None and keep_existing and (index_dir / MANIFEST).exists():
             raise HealthQAError(
@@ -211,11 +216,15 @@ def _update(
                 articles, passages = previous.counts()
                 return BuildReport(str(index_dir), articles, passages, time.perf_counter() - started,
                                    changes.reported(), timings, unchanged=True)
-            encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
+            if changes.articles or previous is None:  # a removal alone needs no encoder (nor its load)
+                encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
             report_data = _write_generation(index_dir, settings, encoder, previous, changes, fingerprint, report, timings)
+            plan = merge_plan(previous.segments(), len(previous.tombstones())) if previous is not None else ""
         finally:
             if previous is not None:
                 previous.close()
+    if plan and settings.auto_merge:
+        start_background_merge(index_dir, settings)
     articles, passages, embedded = report_data
     return BuildReport(
         str(index_dir), articles, passages, time.perf_counter() - started, changes.reported(), timings, added=changes.added, replaced=changes.replaced, removed=len(changes.removed_articles) - changes.replaced,
@@ -228,24 +237,22 @@ def _read_pages(
     report: Progress,
 ) -> None:
     """Extract what is new or changed; every page is tried, a bad one is recorded with its reason."""
-    known: dict[str, SourceRecord] = previous.sources() if previous else {}
     keys, hashes = previous.simhashes() if previous else ([], [])
     near = NearDuplicates(keys, hashes)
-    stored_ids = set(keys)
     pending_ids: set[str] = set()  # articles added by this update
-    also_at = previous.also_at(keys) if previous else {}
+    also_at = _AlsoAt(previous)
     for number, (source, page) in enumerate(pages, 1):
         report("extracting", number, max(page_count, number))
         try:
             data, final_url = _page_bytes(source, page)
         except SourceError as exc:  # unreadable or not downloadable now: what was built from it stays
-            if known.get(source) is None:
+            if (previous.source_record(source) if previous else None) is None:
                 changes.skipped.append((Skipped(source, exc.reason), ""))
             else:
                 changes.failures.append(Skipped(source, f"{exc.reason} (the version indexed before is kept)"))
             continue
         page_hash = hashlib.sha256(data).hexdigest()
-        before = known.get(source)
+        before = previous.source_record(source) if previous else None
         if before is not None and before.content_hash == page_hash:
             continue  # read before, unchanged: its article (or skip reason) stays as it is
         _forget_article(changes, before)
@@ -258,7 +265,8 @@ def _read_pages(
         except Exception as exc:  # an extractor bug on one page must not cost the whole update
             changes.skipped.append((Skipped(source, f"unexpected extraction error ({type(exc).__name__}: {exc})"), page_hash))
             continue
-        if article.id in pending_ids or (article.id in stored_ids and article.id not in changes.removed_articles):
+        stored = previous is not None and previous.has_article(article.id)
+        if article.id in pending_ids or (stored and article.id not in changes.removed_articles):
             changes.skipped.append((Skipped(source, f"duplicate of {article.url} (same URL)"), page_hash))
             continue
         simhash = text_simhash(article.title + "\n" + article.text)
@@ -288,6 +296,19 @@ def _read_pages(
         changes.articles[position] = (_with_also_at(article, changes.also_at.pop(original)), page_hash, simhash)
 
 
+class _AlsoAt:
+    """The places stored articles were also published at, read when asked for (not all at once)."""
+
+    def __init__(self, store: Store | None) -> None:
+        self._store = store
+        self._known: dict[str, list[str]] = {}
+
+    def get(self, article_id: str, default: list[str] | None = None) -> list[str] | None:
+        if article_id not in self._known:
+            self._known[article_id] = (self._store.also_at([article_id]).get(article_id, []) if self._store else [])
+        return self._known[article_id] or default
+
+
 def _drop_deleted(changes: _Changes, previous: Store | None, scope: Sequence[str], present: set[str]) -> None:
     """Sources under the synced folders (or the synced files) that are no longer there."""
     if previous is None or not scope:
@@ -306,25 +327,91 @@ def _forget_article(changes: _Changes, record: SourceRecord | None) -> None:
 def _write_generation(
     index_dir: Path,
     settings: Settings,
-    encoder: Encoder,
+    encoder: Encoder | None,
     previous: Store | None,
     changes: _Changes,
     fingerprint: str | None,
     report: Progress,
     timings: dict[str, float],
 ) -> tuple[int, int, int]:
-    """The new store, vectors and BM25 index, written beside the current generation, then published."""
+    """A segment for the new passages, then the commit: in the current store (an update) or in a new store
+    published by manifest.json (a build from scratch)."""
     clock = time.perf_counter()
     first_id = previous.next_passage_id() if previous else 0
     new_passages, inputs = make_passages([a for a, _, _ in changes.articles], encoder, settings, first_id)
     timings["split"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    matrix, embedded = np.zeros((0, 0), dtype=np.float32), 0
+    if new_passages or previous is None:
+        matrix, embedded = _passage_vectors(index_dir, encoder, new_passages, inputs, report)
+    timings["encode"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    generation = new_generation()
+    ids = np.asarray([n.id for n in new_passages], dtype=np.int64)
+    record = folder = None
+    if len(ids) or previous is None:  # a build from scratch always has its segment, even empty
+        lexical = LexicalSegment.build([n.terms.split() for n in new_passages], ids)
+        record, folder = write_segment(index_dir, generation, ids, matrix, lexical, kind="flat" if previous else "auto")
+    timings["index"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    state = {"generation": generation, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+             "next_passage_id": str(first_id + len(new_passages))}
+    apply = dict(removed_articles=changes.removed_articles, forgotten_sources=changes.forgotten_sources, articles=changes.articles,
+                 passages=new_passages, skipped=changes.skipped, also_at=changes.also_at, segment=record, state=state)
+    timings["store"] = 0.0
+    if previous is None:
+        store_name = f"store-{generation}.sqlite"
+        temporary = index_dir / f".{store_name}.tmp"
+        for leftover in (temporary, *(temporary.with_name(temporary.name + end) for end in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+        assert encoder is not None
+        store = Store.create(temporary)
+        try:
+            store.apply(**apply)
+            manifest = _new_manifest(settings, encoder, store_name, fingerprint, generation, state["built_at"]).with_state(store)
+        finally:
+            store.close()
+        fsync_file(temporary)
+        os.replace(temporary, index_dir / store_name)
+        assert record is not None and folder is not None
+        place_segment(index_dir, record, folder)
+        kept = raw_manifest_files(index_dir)  # a reader may still be opening the generation being replaced
+        manifest.write(index_dir)  # the commit point of a build from scratch
+        kept |= {store_name, *manifest.segments}
+    else:
+        kept = {previous.path.name, *segment_names(previous.segments())}
+        if record is not None and folder is not None:
+            place_segment(index_dir, record, folder)
+        previous.apply(**apply)  # the commit point of an update
+        manifest = Manifest.read(index_dir)
+        if fingerprint is not None:
+            manifest = replace(manifest, corpus_fingerprint=fingerprint)
+        manifest = manifest.with_state(previous)
+        manifest.write(index_dir)
+        kept |= set(manifest.segments)
+    remove_unused(index_dir, kept)
+    timings["write"] = time.perf_counter() - clock
+    return manifest.articles, manifest.passages, embedded
+
+
+def _new_manifest(settings: Settings, encoder: Encoder, store_name: str, fingerprint: str | None, generation: str, built_at: str) -> Manifest:
+    return Manifest(
+        format_version=FORMAT_VERSION, generation=generation, model=encoder.name, dimension=encoder.dimension,
+        articles=0, passages=0, corpus_fingerprint=fingerprint if fingerprint is not None else "",
+        settings_fingerprint=settings_fingerprint(settings), built_at=built_at, store_file=store_name,
+    )
+
+
+def _passage_vectors(index_dir: Path, encoder: Encoder, passages: list[NewPassage], inputs: list[str], report: Progress) -> tuple[np.ndarray, int]:
+    """The new passages' vectors: from the embedding cache, the encoder only for texts it has never seen."""
     cache = EmbeddingCache(index_dir, encoder.name)
     try:
-        keys = [n.input_hash for n in new_passages]
-        cached = cache.get(keys, encoder.dimension)
-        missing = [i for i, key in enumerate(keys) if key not in cached]
+        keys = [n.input_hash for n in passages]
+        found = cache.get(keys, encoder.dimension)
+        missing = [i for i, key in enumerate(keys) if key not in found]
         report("embedding", 0, len(missing))
         done = 0
 
@@ -336,66 +423,24 @@ def _write_generation(
         if missing:
             vectors = encoder.encode([inputs[i] for i in missing], progress=advance)
             cache.put([keys[i] for i in missing], vectors)
-        timings["encode"] = time.perf_counter() - clock
-
-        generation = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-        names = {"vectors": f"vectors-{generation}.faiss", "lexical": f"lexical-{generation}", "store": f"store-{generation}.sqlite"}
-        temporary = {kind: index_dir / f".{name}.tmp" for kind, name in names.items()}
-        clock = time.perf_counter()
-        store = Store.create(temporary["store"], copy_of=previous)
-        try:
-            store.apply(
-                removed_articles=changes.removed_articles, forgotten_sources=changes.forgotten_sources,
-                articles=changes.articles, passages=new_passages, skipped=changes.skipped, also_at=changes.also_at,
-            )
-            ids, input_keys, terms = store.passage_index_inputs()
-            articles, passages = store.counts()
-        finally:
-            store.close()
-        timings["store"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        stored = cache.get(input_keys, encoder.dimension)
-        if len(stored) < len(set(input_keys)):  # the cache was lost or damaged: encode what it lacks
-            lost = [i for i, key in enumerate(input_keys) if key not in stored]
-            texts = _encoder_inputs_of(temporary["store"], [ids[i] for i in lost], encoder)
-            vectors = encoder.encode(texts)
-            cache.put([input_keys[i] for i in lost], vectors)
-            stored.update(zip((input_keys[i] for i in lost), vectors))
-        matrix = np.vstack([stored[key] for key in input_keys]) if ids else np.zeros((0, encoder.dimension), np.float32)
+            found.update(zip((keys[i] for i in missing), vectors))
     finally:
         cache.close()
-    vector_index = VectorIndex.build(matrix, np.asarray(ids, dtype=np.int64))
-    lexical_index = LexicalIndex.build([line.split() for line in terms], ids)
-    timings["index"] = time.perf_counter() - clock
+    matrix = np.vstack([found[key] for key in keys]) if keys else np.zeros((0, encoder.dimension), np.float32)
+    return matrix.astype(np.float32, copy=False), len(missing)
 
-    clock = time.perf_counter()
-    vector_index.save(temporary["vectors"])
-    lexical_index.save(temporary["lexical"])
-    for path in (temporary["store"], temporary["vectors"], *sorted(temporary["lexical"].iterdir())):
-        _fsync_file(path)
-    for kind, name in names.items():
-        os.replace(temporary[kind], index_dir / name)
-    kept = _current_generation_files(index_dir)
-    manifest = Manifest(
-        format_version=FORMAT_VERSION,
-        generation=generation,
-        model=encoder.name,
-        dimension=encoder.dimension,
-        articles=articles,
-        passages=passages,
-        corpus_fingerprint=fingerprint if fingerprint is not None else _manifest_fingerprint(index_dir),
-        settings_fingerprint=settings_fingerprint(settings),
-        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        vectors_file=names["vectors"],
-        lexical_dir=names["lexical"],
-        store_file=names["store"],
-        sizes={kind: disk_size(index_dir / name) for kind, name in names.items()},
-    )
-    manifest.write(index_dir)
-    _remove_old_generations(index_dir, keep={*names.values(), *kept})
-    timings["write"] = time.perf_counter() - clock
-    return articles, passages, len(missing)
+
+def start_background_merge(index_dir: Path, settings: Settings) -> None:
+    """`healthqa merge --if-needed` in its own process, detached: the update that asked for it returns at once,
+    and readers keep answering from the current generation until the merge publishes."""
+    if merge_running(index_dir):
+        return
+    command = [sys.executable, "-m", "healthqa", "merge", "--if-needed", "--quiet", "--index", str(index_dir)]
+    try:
+        subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    except OSError:
+        pass  # the next update asks again
 
 
 def make_passages(
@@ -424,20 +469,6 @@ def _article_passages(article: Article, encoder: Encoder, settings: Settings) ->
 def _encoder_input(context: str, passage: Passage) -> str:
     """What the encoder reads for a passage: its article's (shortened) title, then its text."""
     return f"{context}\n{passage.text}" if context else passage.text
-
-
-def _encoder_inputs_of(store_path: Path, passage_ids: list[int], encoder: Encoder) -> list[str]:
-    """The encoder inputs of stored passages, rebuilt from their text and title (when the cache lacks them)."""
-    store = Store.open(store_path)
-    try:
-        found = store.passages_with_articles(passage_ids)
-    finally:
-        store.close()
-    texts = []
-    for passage_id in passage_ids:
-        passage, article = found[passage_id]
-        texts.append(_encoder_input(_title_context(article.title, encoder), passage))
-    return texts
 
 
 # --- pages --------------------------------------------------------------------------------------------------
@@ -488,7 +519,7 @@ def _open_current(index_dir: Path, settings: Settings) -> Store | None:
     if manifest.settings_fingerprint != settings_fingerprint(settings) or manifest.model != model_display_name(settings.model):
         return None
     try:
-        return Store.open(index_dir / manifest.store_file)
+        return Store.open_writable(index_dir / manifest.store_file)
     except IndexProblem:
         return None
 
@@ -509,41 +540,3 @@ def _title_context(title: str, encoder: Encoder) -> str:
     while words and encoder.count_tokens([" ".join(words)])[0] > MAX_TITLE_CONTEXT_TOKENS:
         words = words[: max(1, len(words) * 3 // 4)] if len(words) > 1 else []
     return " ".join(words)
-
-
-@contextmanager
-def _exclusive(index_dir: Path) -> Iterator[None]:
-    with open(index_dir / ".build.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise HealthQAError(f"another build is writing to {index_dir}; wait for it to finish") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _current_generation_files(index_dir: Path) -> set[str]:
-    try:
-        manifest = Manifest.read(index_dir)
-    except IndexProblem:
-        return set()
-    return {manifest.vectors_file, manifest.lexical_dir, manifest.store_file}
-
-
-def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
-    """Keeps the new and the previous generation (a reader may be opening it right now)."""
-    for path in index_dir.iterdir():
-        name = path.name
-        generated = name.startswith(("vectors-", "store-", "lexical-", ".vectors-", ".store-", ".lexical-"))
-        if generated and name not in keep:
-            try:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-            except OSError:
-                pass
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())

@@ -86,6 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("references", nargs="+", metavar="ID_OR_URL")
     remove.set_defaults(run=_remove)
 
+    merge = commands.add_parser(
+        "merge", parents=[common, output], help="merge the index's segments (updates start it in the background)",
+        description="Merge every segment that updates wrote into a new base, without the removed passages. Searches "
+                    "keep being answered meanwhile; updates wait a moment at the end.")
+    merge.add_argument("--rebuild", action="store_true",
+                       help="build the base's graph anew without the removed passages (by default only when they are many)")
+    merge.add_argument("--if-needed", action="store_true",
+                       help="only what the merge policy says is due: maybe nothing, maybe the small segments into one")
+    merge.set_defaults(run=_merge)
+
     search = commands.add_parser("search", parents=[common, retrieval], help="passages closest to a query",
                                  description="Print the passages closest in meaning to QUERY.")
     search.add_argument("query", metavar="QUERY")
@@ -165,6 +175,24 @@ def _remove(args: argparse.Namespace, settings: Settings) -> int:
     from .build import remove
 
     return _print_report(remove(args.references, settings=settings), args.json)
+
+
+def _merge(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from .merge import merge
+
+    report = merge(settings, kind="auto" if args.if_needed else "full", rebuild=args.rebuild)
+    if args.json:
+        _print_json(asdict(report))
+    elif not args.quiet:
+        if report.kind:
+            print(f"{report.kind} merge{' (base rebuilt)' if report.rebuilt else ''}: {report.segments_before} segments -> {report.segments_after}, {report.passages:,} passages "
+                  f"in the new segment, {report.dropped:,} removed passages dropped, {report.seconds:.1f} s"
+                  + ("" if report.published else " (not published: the index was rebuilt meanwhile)"))
+        else:
+            print("nothing to merge")
+    return 0
 
 
 def _print_report(report: Any, as_json: bool) -> int:

@@ -1,20 +1,22 @@
 """The index on disk, and searching it.
 
 Layout of an index folder:
-    manifest.json               the commit point: format, model, counts, fingerprint, and the files below
-    vectors-<generation>.faiss  passage vectors (FAISS), ids = passage ids
-    lexical-<generation>/       BM25 scores of the passages' terms (bm25s), row = passage id
-    store-<generation>.sqlite   articles, passages, skipped inputs
+    manifest.json               format, model, settings, the store file, and a copy of the store's state
+    store-<generation>.sqlite   articles, passages, skipped inputs, and the commit point of updates: the
+                                segments in use, the tombstones, the generation (see store.py)
+    segment-<name>/             vectors and BM25 postings of some passages (see segments.py)
 
-A build writes a new generation beside the current one and then replaces manifest.json atomically, so a
-reader always sees either the old index or the new one, complete."""
+A fresh build writes a new store and its one segment beside the current ones, then replaces manifest.json
+atomically. An update writes a small segment, then commits the store's changes and the segment list in one
+SQLite transaction; manifest.json is then rewritten to match (the store wins when they disagree, e.g. after a
+crash between the two). A reader opens the store in one read transaction, so it sees one whole generation."""
 
 from __future__ import annotations
 
 import json
 import os
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +28,12 @@ from .fusion import FUSIONS, Candidate, recency_boost
 from .language import reply_language
 from .lexical import LexicalIndex, analyse_query
 from .records import Filters, Hit
+from .segments import disk_size, fsync_dir, load_segment, searched_together
 from .settings import RETRIEVAL_MODES, Settings
-from .store import Store
-from .vectors import VectorIndex
+from .store import SegmentRecord, Store
+from .vectors import SegmentedVectors
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 # Candidates each retriever hands to the fusion, per result asked for (and at least CANDIDATES_MIN).
 CANDIDATES_PER_RESULT = 4
@@ -48,10 +51,10 @@ class Manifest:
     corpus_fingerprint: str  # of the files of the last `build` and the settings: `build --if-stale` compares it
     settings_fingerprint: str  # of the settings that shape the index; a change means rebuilding from scratch
     built_at: str
-    vectors_file: str
-    lexical_dir: str
     store_file: str
-    sizes: dict[str, int]
+    segments: list[str] = field(default_factory=list)  # folder names, in id order
+    removed: int = 0  # tombstones: removed passages still inside a segment until the next merge
+    sizes: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def read(cls, index_dir: Path) -> "Manifest":
@@ -78,17 +81,43 @@ class Manifest:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, index_dir / MANIFEST)
-        _fsync_dir(index_dir)
+        fsync_dir(index_dir)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_state(self, store: Store) -> "Manifest":
+        """This manifest with the generation, counts and segments the store holds (the store is the truth)."""
+        state = store.state()
+        records = store.segments()
+        articles, passages = store.counts()
+        sizes = {"store": disk_size(store.path), "segments": sum(sum(r.sizes.values()) for r in records)}
+        return Manifest(
+            format_version=self.format_version, generation=state.get("generation", self.generation), model=self.model,
+            dimension=self.dimension, articles=articles, passages=passages, corpus_fingerprint=self.corpus_fingerprint,
+            settings_fingerprint=self.settings_fingerprint, built_at=state.get("built_at", self.built_at),
+            store_file=self.store_file, segments=[f"segment-{r.name}" for r in records], removed=len(store.tombstones()),
+            sizes=sizes,
+        )
+
+
+def raw_manifest_files(index_dir: Path) -> set[str]:
+    """Every file or folder name the manifest.json on disk mentions, whatever its format version: what a
+    reader of that generation may still be using."""
+    try:
+        data = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    names = {data.get(key) for key in ("store_file", "vectors_file", "lexical_dir")}
+    names |= set(data.get("segments") or [])
+    return {name for name in names if isinstance(name, str)}
 
 
 class Index:
     """An opened index: load once, search many times (thread-safe)."""
 
     def __init__(
-        self, directory: Path, manifest: Manifest, store: Store, vectors: VectorIndex, lexical: LexicalIndex,
+        self, directory: Path, manifest: Manifest, store: Store, vectors: SegmentedVectors, lexical: LexicalIndex,
         encoder: Encoder, settings: Settings,
     ) -> None:
         self.directory = directory
@@ -101,7 +130,8 @@ class Index:
 
     @classmethod
     def open(cls, directory: str | Path | None = None, *, settings: Settings | None = None, encoder: Encoder | None = None) -> "Index":
-        """Checks the manifest, the files and the model before anything is searched."""
+        """Checks the manifest, the files and the model before anything is searched. Segments already loaded
+        by another index of this process (the previous generation, in a server) are shared, not read again."""
         settings = settings or Settings.from_env()
         directory = Path(directory) if directory is not None else settings.index_dir
         manifest = Manifest.read(directory)
@@ -111,21 +141,24 @@ class Index:
                 f"the index at {directory} was built with the model '{manifest.model}' but '{wanted_model}' is "
                 f"configured: rebuild it with `healthqa build --index {directory}`, or set HEALTHQA_MODEL={manifest.model}"
             )
-        for kind, name in (("vectors", manifest.vectors_file), ("lexical", manifest.lexical_dir), ("store", manifest.store_file)):
-            path = directory / name
-            if not path.exists():
-                raise IndexCorrupt(f"the index at {directory} lacks its file {name}; rebuild it with `healthqa build --index {directory}`")
-            if disk_size(path) != manifest.sizes.get(kind):
-                raise IndexCorrupt(
-                    f"the file {path} does not have the size the manifest records (damaged or truncated); "
-                    f"rebuild the index with `healthqa build --index {directory}`"
-                )
-        vectors = VectorIndex.load(directory / manifest.vectors_file)
-        lexical = LexicalIndex.load(directory / manifest.lexical_dir)
-        store = Store.open(directory / manifest.store_file)
-        if vectors.size != manifest.passages or lexical.size != manifest.passages or store.counts()[1] != manifest.passages:
+        path = directory / manifest.store_file
+        if not path.exists():
+            raise IndexCorrupt(f"the index at {directory} lacks its file {manifest.store_file}; rebuild it with `healthqa build --index {directory}`")
+        store = Store.open(path)
+        try:
+            records = store.segments()
+            removed = np.asarray(store.tombstones(), dtype=np.int64)
+            if not records:
+                raise IndexCorrupt(f"the store {path} names no segment; rebuild the index with `healthqa build --index {directory}`")
+            segments = searched_together([load_segment(directory, record) for record in records])
+            vectors = SegmentedVectors([segment.vectors for segment in segments], removed)
+            lexical = LexicalIndex([segment.lexical for segment in segments], removed)
+            manifest = manifest.with_state(store)
+            if vectors.size != manifest.passages or lexical.size != manifest.passages:
+                raise IndexCorrupt(f"the files of the index at {directory} disagree on the passage count; rebuild it")
+        except BaseException:
             store.close()
-            raise IndexCorrupt(f"the files of the index at {directory} disagree on the passage count; rebuild it")
+            raise
         encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
         return cls(directory, manifest, store, vectors, lexical, encoder, settings)
 
@@ -302,21 +335,3 @@ def search(
     """Search the default index; see default_index()."""
     settings = settings or Settings.from_env()
     return default_index(index, settings).search(query, k or settings.k, filters=filters)
-
-
-def disk_size(path: Path) -> int:
-    """Bytes of a file, or of all files in a folder."""
-    if path.is_dir():
-        return sum(child.stat().st_size for child in path.rglob("*") if child.is_file())
-    return path.stat().st_size
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -57,6 +57,8 @@ class Settings:
     max_pages: int = 500
     max_page_bytes: int = 5_000_000
     allow_private_urls: bool = False
+    # Whether an update that leaves many small segments starts a merge in the background (`healthqa merge`).
+    auto_merge: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -108,7 +110,7 @@ def _convert(name: str, value: Any) -> Any:
     if name in ("min_words", "passage_tokens", "overlap_tokens", "batch_size", "k", "answer_passages", "answer_sentences", "answer_words",
                 "per_article", "max_pages", "max_page_bytes"):
         return int(value)
-    if name == "allow_private_urls":
+    if name in ("allow_private_urls", "auto_merge"):
         if isinstance(value, str):
             if value.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
                 raise ValueError(value)

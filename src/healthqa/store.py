@@ -1,4 +1,11 @@
-"""Articles, passages and skipped inputs in one SQLite file. Passage ids are the vector ids in FAISS."""
+"""Articles, passages and skipped inputs in one SQLite file (WAL mode), updated in place, and the commit point
+of every update: the list of segments that index the passages, the removed passages still inside them
+(tombstones) and the generation are rows of the same file, changed in the same transaction as the articles.
+Passage ids are the vector ids in FAISS; they are never reused (state `next_passage_id`), so a tombstone
+cannot hide a newer passage.
+
+A reader (`Store.open`) keeps one read transaction for its whole life: it sees one generation, whatever
+writers commit meanwhile, and opens that generation's segments."""
 
 from __future__ import annotations
 
@@ -32,6 +39,12 @@ CREATE TABLE passages (
 CREATE INDEX passages_by_article ON passages(article_id, position);
 CREATE TABLE skipped (source TEXT PRIMARY KEY, reason TEXT NOT NULL, content_hash TEXT NOT NULL DEFAULT '');
 CREATE TABLE vocabulary (word TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE segments (                      -- the folders that index the passages, in id order
+    name TEXT PRIMARY KEY, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL, passages INTEGER NOT NULL,
+    kind TEXT NOT NULL, sizes TEXT NOT NULL   -- JSON {"vectors": bytes, "lexical": bytes}
+);
+CREATE TABLE tombstones (id INTEGER PRIMARY KEY);  -- removed passages still inside a segment
+CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);  -- generation, built_at, next_passage_id
 """
 _ARTICLE_COLUMNS = "id, url, title, text, site, author, date, language, source, also_at"
 
@@ -51,6 +64,17 @@ class NewPassage(NamedTuple):
     input_hash: str
 
 
+class SegmentRecord(NamedTuple):
+    """One segment folder: passages first_id..last_id (not all of them: ids of removed articles are gone)."""
+
+    name: str
+    first_id: int
+    last_id: int
+    passages: int
+    kind: str
+    sizes: dict[str, int]
+
+
 class SourceRecord(NamedTuple):
     """What the index holds for one source (file or URL): its article, or why it was skipped."""
 
@@ -67,23 +91,40 @@ class Store:
         self.path = path
 
     @classmethod
-    def create(cls, path: Path, copy_of: "Store | None" = None) -> "Store":
-        """A new, writable store: empty, or a copy of another store (SQLite's online backup, page by page)."""
+    def create(cls, path: Path) -> "Store":
+        """A new, empty, writable store."""
         connection = sqlite3.connect(path, check_same_thread=False)
-        if copy_of is None:
-            connection.executescript(SCHEMA)
-        else:
-            with copy_of._lock:
-                copy_of._db.backup(connection)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.executescript(SCHEMA)
+        return cls._writer(connection, path)
+
+    @classmethod
+    def open_writable(cls, path: Path) -> "Store":
+        """The store of the generation in use, for an update (the caller holds the index's lock)."""
+        try:
+            connection = sqlite3.connect(path, check_same_thread=False)
+            connection.execute("SELECT count(*) FROM state").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"the database {path} is damaged ({exc}); rebuild the index with `healthqa build`") from None
+        return cls._writer(connection, path)
+
+    @classmethod
+    def _writer(cls, connection: sqlite3.Connection, path: Path) -> "Store":
+        connection.execute("PRAGMA synchronous=FULL")  # a committed update survives a crash of the machine too
+        connection.execute("PRAGMA busy_timeout=10000")
         return cls(connection, path)
 
     @classmethod
     def open(cls, path: Path) -> "Store":
+        """A reader pinned to the generation committed when it opens (one read transaction, kept)."""
         try:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            connection.execute("PRAGMA query_only=1")
+            connection.execute("BEGIN")
             connection.execute("SELECT count(*) FROM articles").fetchone()
             connection.execute("SELECT count(*) FROM passages").fetchone()
             connection.execute("SELECT count(*) FROM vocabulary").fetchone()
+            connection.execute("SELECT count(*) FROM state").fetchone()
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"the database {path} is damaged ({exc}); rebuild the index with `healthqa build`") from None
         return cls(connection, path)
@@ -100,12 +141,21 @@ class Store:
         passages: Iterable[NewPassage] = (),
         skipped: Iterable[tuple[Skipped, str]] = (),
         also_at: Mapping[str, Sequence[str]] = {},
-    ) -> None:
-        """One transaction: remove articles (and their passages) and the skip records of sources read again,
-        then add articles (with their page hash and simhash), passages and skip records (with page hash)."""
+        segment: SegmentRecord | None = None,
+        state: Mapping[str, str] = {},
+    ) -> int:
+        """One transaction: remove articles (their passages become tombstones in their segments) and the skip
+        records of sources read again, then add articles (with their page hash and simhash), passages, skip
+        records (with page hash), the segment that indexes the new passages and the new state. Returns the
+        number of passages removed."""
         with self._db:
             removed = [(article_id,) for article_id in removed_articles]
+            self._db.executemany(
+                "INSERT OR IGNORE INTO tombstones (id) SELECT id FROM passages WHERE article_id = ?", removed
+            )
+            dropped = self._db.total_changes
             self._db.executemany("DELETE FROM passages WHERE article_id = ?", removed)
+            dropped = self._db.total_changes - dropped
             self._db.executemany("DELETE FROM articles WHERE id = ?", removed)
             self._db.executemany("DELETE FROM skipped WHERE source = ?", ((source,) for source in forgotten_sources))
             added = list(articles)
@@ -130,6 +180,42 @@ class Store:
                 self._db.execute("UPDATE articles SET also_at = ? WHERE id = ?", (json.dumps(list(places)), article_id))
             words = vocabulary(a.title + "\n" + a.text for a, _, _ in added)
             self._db.executemany("INSERT OR IGNORE INTO vocabulary (word) VALUES (?)", ((w,) for w in sorted(words)))
+            if segment is not None:
+                self._insert_segment(segment)
+            self._set_state(state)
+        return dropped
+
+    def replace_segments(self, merged: Sequence[str], segment: SegmentRecord, dropped_tombstones: Sequence[int], state: Mapping[str, str]) -> None:
+        """A merge's publication, in one transaction: `segment` replaces the `merged` ones, whose tombstones
+        `dropped_tombstones` (the passages the merge left out) are forgotten."""
+        with self._db:
+            self._db.executemany("DELETE FROM segments WHERE name = ?", ((name,) for name in merged))
+            self._db.executemany("DELETE FROM tombstones WHERE id = ?", ((int(i),) for i in dropped_tombstones))
+            self._insert_segment(segment)
+            self._set_state(state)
+
+    def _insert_segment(self, segment: SegmentRecord) -> None:
+        self._db.execute(
+            "INSERT INTO segments (name, first_id, last_id, passages, kind, sizes) VALUES (?, ?, ?, ?, ?, ?)",
+            (segment.name, segment.first_id, segment.last_id, segment.passages, segment.kind, json.dumps(segment.sizes)),
+        )
+
+    def _set_state(self, state: Mapping[str, str]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", ((k, str(v)) for k, v in state.items()))
+
+    def state(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._query("SELECT key, value FROM state"))
+
+    def segments(self) -> list[SegmentRecord]:
+        """The segments in id order."""
+        with self._lock:
+            rows = self._query("SELECT name, first_id, last_id, passages, kind, sizes FROM segments ORDER BY first_id")
+        return [SegmentRecord(*row[:5], json.loads(row[5])) for row in rows]
+
+    def tombstones(self) -> list[int]:
+        with self._lock:
+            return [row[0] for row in self._query("SELECT id FROM tombstones ORDER BY id")]
 
     def sources(self) -> dict[str, SourceRecord]:
         """Every source the index has read, with the hash of its bytes then and its article ('' if skipped)."""
@@ -151,15 +237,30 @@ class Store:
             rows = self._query(f"SELECT id, also_at FROM articles WHERE id IN ({marks})", list(article_ids))
         return {row[0]: json.loads(row[1]) for row in rows}
 
-    def next_passage_id(self) -> int:
+    def source_record(self, source: str) -> SourceRecord | None:
+        """What the index holds for one source, or None when it never read it."""
         with self._lock:
-            return int(self._query("SELECT coalesce(max(id), -1) + 1 FROM passages")[0][0])
+            rows = self._query("SELECT content_hash, id FROM articles WHERE source = ?", [source])
+            rows = rows or self._query("SELECT content_hash, '' FROM skipped WHERE source = ?", [source])
+        return SourceRecord(*rows[0]) if rows else None
 
-    def passage_index_inputs(self) -> tuple[list[int], list[str], list[str]]:
-        """Ids, embedding-cache keys and BM25 terms of every passage, by id: what the vector and lexical
-        indexes are rebuilt from without reading or encoding any text."""
+    def has_article(self, article_id: str) -> bool:
         with self._lock:
-            rows = self._query("SELECT id, input_hash, terms FROM passages ORDER BY id")
+            return bool(self._query("SELECT 1 FROM articles WHERE id = ?", [article_id]))
+
+    def next_passage_id(self) -> int:
+        """Ids are never reused: the first id after every passage ever stored."""
+        with self._lock:
+            stored = int(self._query("SELECT coalesce(max(id), -1) + 1 FROM passages")[0][0])
+            recorded = self._query("SELECT value FROM state WHERE key = 'next_passage_id'")
+        return max(stored, int(recorded[0][0]) if recorded else 0)
+
+    def passage_index_inputs(self, first_id: int = 0, last_id: int | None = None) -> tuple[list[int], list[str], list[str]]:
+        """Ids, embedding-cache keys and BM25 terms of the passages (between two ids), by id: what the vector
+        and lexical indexes are built from without reading or encoding any text."""
+        with self._lock:
+            rows = self._query("SELECT id, input_hash, terms FROM passages WHERE id >= ? AND id <= ? ORDER BY id",
+                               [first_id, last_id if last_id is not None else (1 << 62)])
         return [row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows]
 
     def article_ids_for(self, reference: str) -> list[str]:

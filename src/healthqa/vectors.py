@@ -141,6 +141,12 @@ class VectorIndex:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise IndexCorrupt(f"the vector file {path} is damaged ({first_line}); rebuild the index with `healthqa build`") from None
 
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """More vectors under more ids (an HNSW graph takes them as its build did, one by one)."""
+        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64))
+        with self._labels_lock:
+            self._labels = None
+
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 
@@ -189,9 +195,12 @@ class VectorIndex:
 
     # ---------------------------------------------------------------- search
 
-    def search(self, query: np.ndarray, k: int, allowed_ids: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of the k nearest passages, best first, among `allowed_ids` when given; ids of -1 mark
-        missing results. The restriction happens inside the search, so k results come back whenever k exist."""
+    def search(
+        self, query: np.ndarray, k: int, allowed_ids: Sequence[int] | np.ndarray | None = None, excluded_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k nearest passages, best first, among `allowed_ids` when given, never among
+        `excluded_ids` (removed passages: ignored when `allowed_ids` is given, which must not hold them); ids of
+        -1 mark missing results. The restriction happens inside the search, so k results come back whenever k exist."""
         query = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, -1))
         k = min(int(k), self.size)
         if allowed_ids is not None:
@@ -202,7 +211,15 @@ class VectorIndex:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         with _omp_threads(SEARCH_THREADS):
             if allowed_ids is None:
-                params = None if self.exact else faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+                selector, _keep_alive = (None, None) if excluded_ids is None or len(excluded_ids) == 0 else _selector(excluded_ids)
+                if selector is not None:
+                    selector = faiss.IDSelectorNot(selector)
+                if self.exact:
+                    params = None if selector is None else faiss.SearchParameters(sel=selector)
+                else:
+                    params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+                    if selector is not None:
+                        params.sel = selector
                 scores, ids = self._index.search(query, k, params=params)
                 return scores[0], ids[0]
             if filter_path(self._kind, self.size, len(allowed)) == "exact":
@@ -285,3 +302,78 @@ def _describe(index: faiss.Index) -> tuple[str, faiss.IndexIDMap2, faiss.Index]:
                 if storage.sq.qtype == qtype:
                     return kind, index, storage
     raise ValueError(f"unexpected index type {type(inner).__name__}")
+
+
+class SegmentedVectors:
+    """Vector indexes of segments with ordered, disjoint id ranges (see segments.py), searched together as one,
+    less removed passages: what VectorIndex offers for one index, over several."""
+
+    def __init__(self, segments: Sequence[VectorIndex], removed_ids: np.ndarray | Sequence[int] = ()) -> None:
+        if not segments:
+            raise ValueError("no segment")
+        self.segments = [segment for segment in segments if segment.size] or list(segments[:1])
+        removed = np.unique(np.asarray(removed_ids, dtype=np.int64))
+        self._removed: list[np.ndarray] = []
+        self._first: list[int] = []
+        last = None
+        for segment in self.segments:
+            ids = segment._positions_to_ids()
+            low, high = (int(ids.min()), int(ids.max())) if len(ids) else (0, -1)
+            if last is not None and low <= last:
+                raise ValueError("segments must hold ordered, disjoint id ranges")
+            self._first.append(low)
+            last = high
+            inside = removed[(removed >= low) & (removed <= high)]
+            self._removed.append(inside[np.isin(inside, ids)] if len(inside) else inside)
+        self.removed = int(sum(len(r) for r in self._removed))
+
+    @property
+    def size(self) -> int:
+        return sum(segment.size for segment in self.segments) - self.removed
+
+    @property
+    def dimension(self) -> int:
+        return self.segments[0].dimension
+
+    @property
+    def kind(self) -> str:
+        """The largest segment's kind, with the number of the others: "hnsw_fp16", "hnsw_fp16 + 3 small"."""
+        largest = max(self.segments, key=lambda segment: segment.size)
+        return largest.kind + (f" + {len(self.segments) - 1} small" if len(self.segments) > 1 else "")
+
+    def _segment_of(self, ids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(np.asarray(self._first), ids, side="right") - 1
+
+    def vectors(self, ids: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The stored vectors of `ids`, in the order given; an id no segment holds raises KeyError."""
+        wanted = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+        result = np.zeros((len(wanted), self.dimension), dtype=np.float32)
+        owners = self._segment_of(wanted)
+        for number in np.unique(owners).tolist():
+            if number < 0:
+                raise KeyError(f"ids below every segment, e.g. {wanted[owners < 0][:5].tolist()}")
+            chosen = owners == number
+            result[chosen] = self.segments[number].vectors(wanted[chosen])
+        return result
+
+    def search(self, query: np.ndarray, k: int, allowed_ids: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """As VectorIndex.search, over all segments: each gives its k best live passages, the best k of all come back."""
+        allowed = None if allowed_ids is None else np.unique(np.asarray(allowed_ids, dtype=np.int64))
+        if allowed is not None and len(allowed) == 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        if len(self.segments) == 1:
+            return self.segments[0].search(query, k, allowed, self._removed[0])
+        owners = None if allowed is None else self._segment_of(allowed)
+        found_scores, found_ids = [], []
+        for number, segment in enumerate(self.segments):
+            within = None if allowed is None else allowed[owners == number]
+            if within is not None and len(within) == 0:
+                continue
+            scores, ids = segment.search(query, k, within, self._removed[number])
+            found_scores.append(scores[ids >= 0])
+            found_ids.append(ids[ids >= 0])
+        if not found_scores:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        scores, ids = np.concatenate(found_scores), np.concatenate(found_ids)
+        order = np.lexsort((ids, -scores))[:k]
+        return scores[order], ids[order]
