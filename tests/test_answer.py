@@ -1,7 +1,7 @@
 """Answers from the real corpus index: quoting, citing, abstaining, languages, follow-ups."""
 
 from healthqa import Filters
-from healthqa.answer import Assistant, retrieval_query
+from healthqa.answer import Assistant, retrieval_query, unnamed_terms
 
 
 def assistant(corpus_index, corpus_settings) -> Assistant:
@@ -129,3 +129,20 @@ def test_a_french_question_answered_from_english_articles_says_so(corpus_index, 
     reply = assistant(corpus_index, corpus_settings).answer("Qui a mené la série B de Kestrel Bio-Sensing ?")
     assert not reply.abstained and {c.article.language for c in reply.citations} == {"en"}
     assert reply.note == "Les citations sont en anglais."
+
+
+def _passage(text: str, language: str) -> Hit:
+    article = Article("x1", "https://example.org/x1", "Un titre", text, language=language)
+    return Hit(text, 1.0, 1, Passage("x1", 0, text, 0, len(text)), article, 0.4)
+
+
+def test_a_name_translated_in_another_language_is_known(corpus_index):
+    """'Poland' is in no article of the sample corpus; a French passage that says 'Pologne' holds it."""
+    question = "How many hospitals in Poland use the Kestrel patch?"
+    assert corpus_index.store.unknown_words(["poland"], tolerant=True) == ["poland"]
+    french = _passage("Le fabricant équipe désormais quarante hôpitaux en Pologne et en Allemagne.", "fr")
+    english = _passage("The maker now equips forty hospitals across Europe.", "en")
+    assert unnamed_terms(corpus_index, question, "en", [french]) == []
+    assert unnamed_terms(corpus_index, question, "en", [english]) == ["poland"]  # no translation within a language
+    made_up = "How many hospitals use the Zorbexa patch?"
+    assert unnamed_terms(corpus_index, made_up, "en", [french]) == ["zorbexa"]

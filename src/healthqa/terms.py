@@ -9,17 +9,13 @@ from collections.abc import Iterable
 _WORD = re.compile(r"[\w][\w'’-]*", re.UNICODE)
 _POSSESSIVE = re.compile(r"['’]s$")
 _JOINERS = re.compile(r"[-'’]")
-STOP_WORDS = frozenset(
-    """a an the of to in on for and or is are was were be been by with as at from that this what which who whom how why
-    when where do does did their its it they them have has had about into than then there these those will would can
-    could should le la les un une des du de d l et ou est sont été par pour avec dans sur au aux que qui quoi quel quelle
-    quels quelles comment pourquoi quand où ce cette ces leur leurs il elle ils elles ont a en se sa son ses plus""".split()
-)
+# French elided particles: "l'Islam" names Islam, "d'Harrowgate" Harrowgate.
+_ELISION = re.compile(r"^(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’](?=\w)")
 
 
 def fold(word: str) -> str:
-    """'Néphrolia’s' → 'nephrolia', 'Bio-Sensing' → 'biosensing'."""
-    word = _POSSESSIVE.sub("", word.lower())
+    """'Néphrolia’s' → 'nephrolia', 'Bio-Sensing' → 'biosensing', 'l’Islam' → 'islam'."""
+    word = _POSSESSIVE.sub("", _ELISION.sub("", word.lower()))
     word = "".join(ch for ch in unicodedata.normalize("NFD", word) if unicodedata.category(ch) != "Mn")
     return _JOINERS.sub("", word)
 
@@ -32,20 +28,11 @@ def vocabulary(texts: Iterable[str]) -> set[str]:
     return {fold(word) for text in texts for word in words(text)}
 
 
-def content_terms(text: str) -> set[str]:
-    """Folded words that carry meaning, for measuring how much of a question a sentence covers."""
-    return {_singular(fold(w)) for w in words(text) if len(w) > 2 and w.lower() not in STOP_WORDS}
-
-
 def named_terms(question: str) -> list[str]:
     """Capitalised words after the first: names of companies, products, places, which any article that answers
     the question must contain whatever its language."""
     found = words(question)
     return [w for w in found[1:] if w[0].isupper() and len(w) >= 3]
-
-
-def _singular(word: str) -> str:
-    return word[:-1] if len(word) > 4 and word.endswith("s") else word
 
 
 def typo_allowance(word: str) -> int:
