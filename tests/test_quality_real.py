@@ -92,3 +92,25 @@ def test_fusion_is_at_least_as_good_as_each_retriever_alone_on_real_sets(real_re
     best = max(lexical["recall@5"], dense["recall@5"])
     assert round(fused["recall@5"] * count) >= round(best * count) - 1, (name, fused, lexical, dense)
     assert fused["mrr@10"] >= max(lexical["mrr@10"], dense["mrr@10"]) - 0.005, (name, fused, lexical, dense)
+
+
+# Answer floors per set (measured by `make eval-real`, README "Answers"): the answer text and its first quote
+# contain a gold phrase, at most this share of answerable questions refused, and answers kept short.
+ANSWER_FLOORS = {
+    "piaf-fr": {"answer_contains": 0.56, "first_sentence_contains": 0.53, "abstained": 0.02},
+    "piaf-en": {"answer_contains": 0.65, "first_sentence_contains": 0.47, "abstained": 0.09},
+    "covidqa-en": {"answer_contains": 0.44, "first_sentence_contains": 0.37, "abstained": 0.01},
+    "covidqa-fr": {"answer_contains": 0.46, "first_sentence_contains": 0.34, "abstained": 0.05},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ANSWER_FLOORS))
+def test_answers_on_real_sets(real_indexes, name):
+    question_set = SETS[name]
+    report = realdata.answer_report(real_indexes(question_set.corpus), load_questions(question_set.questions))
+    scores, floors = report["groups"]["all"], ANSWER_FLOORS[name]
+    assert report["quotes_verbatim"] == report["quotes"] > 0
+    assert scores["answer_contains"] >= floors["answer_contains"], (name, scores)
+    assert scores["first_sentence_contains"] >= floors["first_sentence_contains"], (name, scores)
+    assert scores["abstained"] <= floors["abstained"], (name, scores)
+    assert scores["median_words"] <= 60, (name, scores)
