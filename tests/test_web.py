@@ -73,3 +73,13 @@ def test_article_markup_is_shown_as_text_and_never_runs(page):
     assert page.dialogs == []
     assert page.locator("#hq-chat img[src='x'], #hq-sources img, #hq-chat script, #hq-sources script").count() == 0
     assert page.locator("a[href^='javascript:']").count() == 0
+
+
+def test_the_short_answer_comes_first_in_bold(page, tmp_path: Path):
+    ask(page, "Combien de candidatures Hélios Santé a-t-il reçues pour sa quatrième promotion ?")
+    page.wait_for_selector("#hq-chat strong.hq-short", timeout=60_000)
+    short = page.locator("#hq-chat strong.hq-short").last
+    assert short.inner_text().strip() == "187 candidatures"
+    bubble = page.locator("#hq-chat .bot, #hq-chat [data-testid='bot']").last.inner_text()
+    assert bubble.strip().startswith("187 candidatures") and bubble.count("[1]") >= 2  # the bold line, then the quote
+    page.screenshot(path=str(tmp_path / "short.png"), full_page=True)

@@ -67,6 +67,7 @@ _ANNOUNCES = re.compile(r":\s*$|\b(?:suivant(?:e|s|es)?|following|as follows|ci-
 # A short sentence that counts what comes next: "Trois objectifs se détachent.", "Three priorities stand out."
 _COUNTS = re.compile(r"\b(?:two|three|four|five|several|deux|trois|quatre|cinq|plusieurs)\b", re.IGNORECASE)
 _ASKS_FOR_SEVERAL = re.compile(r"\b(?:what|which)\s+(?:are|were)\b|\b(?:quels|quelles)\b|\blist\b", re.IGNORECASE)
+_WORD_REST = re.compile(r"(?:[-'’]\w+)*")
 _LIST_ITEM = re.compile(r"^\s*(?:[-–—•*·]|\d+[.)]|[a-z][.)])\s+")
 
 
@@ -255,8 +256,8 @@ def _counts(text: str, span: Span, words: Sequence[tuple[int, int, str]], counte
         between = text[span.end : start]
         if re.search(r"[.;:!?,()]", between) or (index and len(re.findall(r"\w+", between)) > 1):
             return None
-        if term in counted:
-            return end
+        if term in counted:  # the whole word, "start-ups" and not "start"
+            return end + len(_WORD_REST.match(text, end).group())
     return None
 
 
