@@ -1,5 +1,5 @@
 # make run  — install into .venv, build the index from corpus/ when needed, open the chat
-# make test — install with the test extras (and Chromium for the browser tests), run the whole suite
+# make test — install with the test and scale extras (and Chromium for the browser tests), run the whole suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,scale]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

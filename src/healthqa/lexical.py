@@ -55,6 +55,12 @@ def _stemmer(language: str):  # type: ignore[no-untyped-def]
     return Stemmer.Stemmer(name) if name else None
 
 
+def stop_words(language: str) -> frozenset[str]:
+    """Every word BM25 drops in `language`: its stop list, question words and elided particles (for another
+    engine's analyser, so that both engines drop the same words)."""
+    return _stop_words(language) | _ELIDED
+
+
 def analyse(text: str, language: str) -> list[str]:
     """The terms BM25 sees for a text in `language`, in order, repeats kept."""
     return _stems(_content_words(text, _stop_words(language)), language)

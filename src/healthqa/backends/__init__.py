@@ -1,0 +1,86 @@
+"""Search engines behind an index: one small interface, one module per engine.
+
+An engine keeps, for each passage, what search needs and nothing more: its vector, its text for BM25 (the
+engine analyses it in the passage's language), the fields that filters read (site, language, date) and the
+segment (update) that added it. Articles, passage texts and skip records stay in the SQLite store.
+
+Updates never show half-done: the rows of an update carry the next segment number and searches only see
+segments up to the one the manifest publishes, so rows written by an update that has not published yet (or
+was killed) stay invisible, and are discarded by the next update. Removed passages are deleted once the
+update that removes them is published.
+
+Engines: `milvus` (milvus.py: Milvus Lite in the index folder, or a Milvus server or cluster by URL). The
+local FAISS + bm25s files are the default index and need no engine object. Each engine's client library is
+an optional dependency, imported only by its module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..records import Filters
+
+ENGINES = ("faiss", "milvus")
+SCALE_EXTRA = "pip install 'healthqa[scale]'"
+# Scored passages, best first: (passage id, score).
+Scored = list[tuple[int, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One passage as an engine stores it."""
+
+    id: int
+    vector: np.ndarray
+    text: str  # the passage's text, analysed for BM25 by the engine in `language`
+    language: str
+    site: str
+    date: str  # ISO date of the article, "" when unknown
+    segment: int  # the update that wrote it; visible once the manifest publishes this segment
+
+
+class Engine(Protocol):
+    """What an index needs from a search engine."""
+
+    kind: str
+
+    def upsert(self, entries: Sequence[Entry]) -> None:
+        """Write passages (replacing any with the same id); invisible until their segment is published."""
+
+    def delete(self, ids: Sequence[int]) -> None:
+        """Remove passages by id (those of published removals, or of an unpublished segment)."""
+
+    def discard_unpublished(self) -> int:
+        """Remove the rows of segments after the published one (an update that never published); their count."""
+
+    def publish(self, segment: int) -> None:
+        """Make every row up to `segment` durable and visible to searches from now on."""
+
+    def search_dense(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> Scored:
+        """The k nearest passages by inner product (cosine: the vectors are normalised)."""
+
+    def search_lexical(self, query: str, k: int, filters: Filters | None = None) -> Scored:
+        """The k best passages by BM25, the query analysed in each indexed language."""
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these passages, in order."""
+
+    def count(self) -> int:
+        """Visible passages."""
+
+    def close(self) -> None: ...
+
+
+def missing_extra(feature: str, exc: ImportError) -> ConfigError:
+    """The one-line message shown when an optional engine or runner is asked for without its packages."""
+    return ConfigError(f"{feature} needs the 'scale' extra ({exc.name or exc} is not installed): {SCALE_EXTRA}")
+
+
+def check_engine(kind: str) -> str:
+    if kind not in ENGINES:
+        raise ConfigError(f"unknown backend '{kind}': choose one of {', '.join(ENGINES)}")
+    return kind
