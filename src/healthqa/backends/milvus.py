@@ -32,6 +32,8 @@ from . import Entry, Scored
 
 # Milvus's Snowball stemmers by language code; other languages get folding only.
 _LANGUAGES = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian", "pt": "portuguese", "nl": "dutch"}
+# As the local BM25 (bm25s, Lucene's variant); Milvus's default k1 is 1.2.
+BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
 INDEX_TYPES = ("AUTOINDEX", "FLAT", "IVF_FLAT", "HNSW", "DISKANN")
 _INDEX_PARAMS = {"IVF_FLAT": {"nlist": 1024}, "HNSW": {"M": 16, "efConstruction": 200}}
 _SEARCH_PARAMS = {"IVF_FLAT": {"nprobe": 32}, "HNSW": {"ef": 128}, "DISKANN": {"search_list": 100}}
@@ -48,16 +50,22 @@ class MilvusUnavailable(HealthQAError):
     """Milvus cannot be reached or refused an operation."""
 
 
-def analyser(language: str) -> dict:
-    """Milvus analyser parameters for a language: lower case, stop words, Snowball stem, accents folded."""
+def analyser(language: str, languages: Sequence[str] = ()) -> dict:
+    """Milvus analyser parameters for a language's field: lower case, stop words, Snowball stem, accents folded.
+
+    Stop words are the local BM25's own lists (Milvus 2.5 ships only an English one), of every indexed
+    language: one analyser serves both the passages and the questions, and a French question searched in
+    the English field must not match English passages on "de", "le" or "son" (locally, a question loses the
+    stop words of every language before it is stemmed in each)."""
     name = _LANGUAGES.get(language)
-    filters: list = ["lowercase"]
+    stop = frozenset().union(*(stop_words(code) for code in {language, *languages}))
+    filters: list = ["lowercase", {"type": "stop", "stop_words": sorted(stop)}]
     if name:
-        # The local BM25's own lists (elided particles and question words included): Milvus 2.5 ships only
-        # an English list, and the same words should count in both engines.
-        filters.append({"type": "stop", "stop_words": sorted(stop_words(language))})
-        filters.append({"type": "stemmer", "language": name})
-    filters.append("asciifolding")
+        # Stemmers written for unaccented text get it unaccented, as locally (lexical.py).
+        filters += ["asciifolding", {"type": "stemmer", "language": name}] if language in ("en", "nl") else [
+            {"type": "stemmer", "language": name}, "asciifolding"]
+    else:
+        filters.append("asciifolding")
     return {"tokenizer": "standard", "filter": filters}
 
 
@@ -70,8 +78,11 @@ class MilvusEngine:
 
     kind = "milvus"
 
-    def __init__(self, client: MilvusClient, uri: str, collection: str, languages: Sequence[str], index_type: str, published: int) -> None:
+    def __init__(
+        self, client: MilvusClient, uri: str, collection: str, languages: Sequence[str], index_type: str, dimension: int, published: int,
+    ) -> None:
         self._client = client
+        self.dimension = dimension
         self.uri = uri
         self.collection = collection
         self.languages = tuple(languages)
@@ -91,7 +102,7 @@ class MilvusEngine:
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
         for code in languages:
-            schema.add_field(f"text_{code}", DataType.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params=analyser(code))
+            schema.add_field(f"text_{code}", DataType.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params=analyser(code, languages))
             schema.add_field(f"bm25_{code}", DataType.SPARSE_FLOAT_VECTOR)
             schema.add_function(Function(name=f"bm25_of_{code}", function_type=FunctionType.BM25,
                                          input_field_names=[f"text_{code}"], output_field_names=[f"bm25_{code}"]))
@@ -102,14 +113,14 @@ class MilvusEngine:
         indexes = client.prepare_index_params()
         indexes.add_index("vector", index_type=index_type, metric_type="IP", params=_INDEX_PARAMS.get(index_type, {}))
         for code in languages:
-            indexes.add_index(f"bm25_{code}", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+            indexes.add_index(f"bm25_{code}", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=BM25_PARAMS)
         try:
             if client.has_collection(collection, timeout=TIMEOUT):
                 client.drop_collection(collection, timeout=TIMEOUT)
             client.create_collection(collection, schema=schema, index_params=indexes, consistency_level="Strong", timeout=TIMEOUT)
         except MilvusException as exc:
             raise _failure(uri, f"cannot create the collection {collection}", exc) from None
-        return cls(client, uri, collection, languages, index_type, published=0)
+        return cls(client, uri, collection, languages, index_type, dimension, published=0)
 
     @classmethod
     def open(cls, uri: str, collection: str, *, published: int, token: str = "") -> "MilvusEngine":
@@ -123,8 +134,9 @@ class MilvusEngine:
         except MilvusException as exc:
             raise _failure(uri, f"cannot open the collection {collection}", exc) from None
         languages = [f["name"][len("text_"):] for f in fields if f["name"].startswith("text_")]
+        dimension = next(int(f["params"]["dim"]) for f in fields if f["name"] == "vector")
         index_type = client.describe_index(collection, "vector", timeout=TIMEOUT).get("index_type", "AUTOINDEX")
-        return cls(client, uri, collection, languages, str(index_type), published)
+        return cls(client, uri, collection, languages, str(index_type), dimension, published)
 
     # --- writing ----------------------------------------------------------------------------------------
 
@@ -168,7 +180,9 @@ class MilvusEngine:
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
 
     def search_lexical(self, query: str, k: int, filters: Filters | None = None) -> Scored:
-        """Each language's field searched with its own analyser; the lists merged by score."""
+        """Each language's field searched with its own analyser: the k best of each, merged by score. Not cut
+        to k overall: scores of different fields are not on one scale (each field has its own document
+        frequencies), and the fusion compares each language's passages with their own best."""
         if not query.strip():
             return []
         merged: dict[int, float] = {}
@@ -178,7 +192,7 @@ class MilvusEngine:
                 search_params={"metric_type": "BM25"}, timeout=TIMEOUT))
             for hit in found[0]:
                 merged[int(hit["id"])] = max(merged.get(int(hit["id"]), 0.0), float(hit["distance"]))
-        return sorted(merged.items(), key=lambda item: item[1], reverse=True)[:k]
+        return sorted(merged.items(), key=lambda item: item[1], reverse=True)
 
     def hybrid(self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", weights: Sequence[float] = (), filters: Filters | None = None) -> Scored:
         """Milvus's hybrid_search: the dense request and one BM25 request per language, fused by Milvus's
@@ -200,7 +214,7 @@ class MilvusEngine:
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         if not ids:
-            return np.zeros((0, 0), dtype=np.float32)
+            return np.zeros((0, self.dimension), dtype=np.float32)
         wanted = [int(i) for i in ids]
         rows = self._call("read", lambda: self._client.get(self.collection, ids=wanted, output_fields=["vector"], timeout=TIMEOUT))
         by_id = {int(row["id"]): row["vector"] for row in rows}
