@@ -7,6 +7,7 @@
      │    ├── IndexMismatch   built with another model or format version: rebuild
      │    └── IndexCorrupt    a file is damaged or missing: rebuild
      └── ConfigError      a setting has an unusable value
+          └── MissingExtra    an optional engine or runner is asked for without its packages
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class SourceError(HealthQAError):
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickled as it was made: it travels to Ray workers
+        return (SourceError, (self.source, self.reason))
 
 
 class IndexProblem(HealthQAError):
@@ -43,3 +47,10 @@ class IndexCorrupt(IndexProblem):
 
 class ConfigError(HealthQAError):
     """A setting has a value the library cannot use."""
+
+
+class MissingExtra(ConfigError):
+    """A feature needs an optional dependency that is not installed."""
+
+    def __init__(self, feature: str, missing: str, install: str = "pip install 'healthqa[scale]'") -> None:
+        super().__init__(f"{feature} needs the 'scale' extra ({missing} is not installed): {install}")

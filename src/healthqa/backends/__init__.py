@@ -25,7 +25,6 @@ from ..errors import ConfigError
 from ..records import Filters
 
 ENGINES = ("faiss", "milvus")
-SCALE_EXTRA = "pip install 'healthqa[scale]'"
 # Scored passages, best first: (passage id, score).
 Scored = list[tuple[int, float]]
 
@@ -73,11 +72,6 @@ class Engine(Protocol):
         """Visible passages."""
 
     def close(self) -> None: ...
-
-
-def missing_extra(feature: str, exc: ImportError) -> ConfigError:
-    """The one-line message shown when an optional engine or runner is asked for without its packages."""
-    return ConfigError(f"{feature} needs the 'scale' extra ({exc.name or exc} is not installed): {SCALE_EXTRA}")
 
 
 def check_engine(kind: str) -> str:

@@ -1,0 +1,139 @@
+"""The build's stages on a Ray cluster, as Ray Data stages: the only module that imports ray.
+
+    pages ──map: read + extract (stages.extract_page)──▶ driver: duplicates, what changed (build.py)
+    articles ──map_batches on a pool of splitter actors (stages.article_passages)──▶ driver: ids, cache
+    inputs not in the embedding cache ──map_batches on a pool of encoder actors──▶ vectors
+
+Each actor loads the model once. The driver keeps what needs the whole update (duplicate detection, the
+embedding cache, passage ids, the store and the index files), exactly as a local build does, so the index is
+the same. `address` None starts a local cluster (`ray.init(num_cpus=…)`), "auto" or host:port joins one
+(also RAY_ADDRESS). Files are read by the workers (the page readers travel, not the bytes): on a cluster of
+several machines their paths must be visible on every node (shared storage); pages downloaded by `add` are
+fetched by the driver and shipped."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+from .records import Article, Passage
+from .settings import Settings
+from .stages import PageBytes, PageResult, article_passages, extract_page
+
+import ray
+import ray.data
+from ray import cloudpickle
+from ray.data import ActorPoolStrategy
+
+# Rows per batch given to one actor: enough to keep the encoder's batches full, small enough to spread.
+SPLIT_BATCH = 16
+ENCODE_BATCH = 256
+
+
+@dataclass
+class RayRunner:
+    """A connection to a Ray cluster for the duration of a build (a context manager)."""
+
+    address: str | None = None  # None: start a local cluster; "auto", "host:port" or "ray://…": join one
+    num_cpus: int | None = None  # CPUs of the local cluster (default: this machine's)
+    actors: int | None = None  # splitter and encoder actors each (default: one per 2 CPUs of the cluster, at least 1)
+    _started: bool = False
+
+    def __enter__(self) -> "RayRunner":
+        address = self.address or os.environ.get("RAY_ADDRESS") or None
+        if not ray.is_initialized():
+            try:
+                if address:
+                    ray.init(address=address, log_to_driver=False, include_dashboard=False)
+                else:
+                    ray.init(num_cpus=self.num_cpus or os.cpu_count() or 1, log_to_driver=False, include_dashboard=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ConfigError(f"cannot reach the Ray cluster at {address or 'a new local cluster'}: {exc}") from None
+            self._started = True
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # results come back in the order of the inputs
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._started:
+            ray.shutdown()  # stops a local cluster; only disconnects from a joined one
+            self._started = False
+
+    @property
+    def pool_size(self) -> int:
+        if self.actors:
+            return self.actors
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        return max(1, cpus // 2)
+
+    def extract(self, pages: Sequence[tuple[str, PageBytes]], settings: Settings, known: dict[str, str]) -> list[PageResult]:
+        """Read and extract pages on the workers; pages whose bytes hash as in `known` (source → hash) are not
+        extracted again. In the order of `pages`."""
+        if not pages:
+            return []
+        rows = [{"n": n, "page": cloudpickle.dumps((source, page, known.get(source)))} for n, (source, page) in enumerate(pages)]
+        dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), 4 * self.pool_size))
+        results = dataset.map(_extract_row, fn_kwargs={"settings": settings})
+        return [pickle.loads(row["result"]) for row in sorted(results.take_all(), key=lambda row: row["n"])]
+
+    def split(self, articles: Sequence[Article], settings: Settings) -> list[list[tuple[Passage, str]]]:
+        """Each article's passages with their encoder inputs, split on a pool of actors holding the model's
+        tokenizer. In the order of `articles`."""
+        if not articles:
+            return []
+        rows = [{"n": n, "article": pickle.dumps(article)} for n, article in enumerate(articles)]
+        dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), 4 * self.pool_size))
+        results = dataset.map_batches(_SplitStage, fn_constructor_args=(settings,), batch_size=SPLIT_BATCH,
+                                      compute=ActorPoolStrategy(size=self.pool_size))
+        return [pickle.loads(row["passages"]) for row in sorted(results.take_all(), key=lambda row: row["n"])]
+
+    def encode(self, texts: Sequence[str], settings: Settings, dimension: int) -> np.ndarray:
+        """Vectors of texts, in order, from a pool of encoder actors (one model load each)."""
+        if not texts:
+            return np.zeros((0, dimension), dtype=np.float32)
+        rows = [{"n": n, "text": text} for n, text in enumerate(texts)]
+        dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // ENCODE_BATCH + 1, 8 * self.pool_size)))
+        results = dataset.map_batches(_EncodeStage, fn_constructor_args=(settings,), batch_size=ENCODE_BATCH,
+                                      batch_format="numpy", compute=ActorPoolStrategy(size=self.pool_size))
+        vectors = np.zeros((len(texts), dimension), dtype=np.float32)
+        for batch in results.iter_batches(batch_size=ENCODE_BATCH, batch_format="numpy"):
+            vectors[batch["n"]] = batch["vector"]
+        return vectors
+
+    def nodes(self) -> int:
+        return sum(1 for node in ray.nodes() if node.get("Alive"))
+
+
+def _extract_row(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    source, page, known_hash = cloudpickle.loads(row["page"])
+    return {"n": row["n"], "result": pickle.dumps(extract_page(source, page, settings, known_hash))}
+
+
+class _SplitStage:
+    def __init__(self, settings: Settings) -> None:
+        from .embed import Encoder
+
+        self.settings = settings
+        self.encoder = Encoder(settings.model, batch_size=settings.batch_size)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        articles = [pickle.loads(blob) for blob in batch["article"]]
+        return {"n": list(batch["n"]), "passages": [pickle.dumps(article_passages(a, self.encoder, self.settings)) for a in articles]}
+
+
+class _EncodeStage:
+    def __init__(self, settings: Settings) -> None:
+        from .embed import Encoder
+
+        self.encoder = Encoder(settings.model, batch_size=settings.batch_size)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"n": batch["n"], "vector": self.encoder.encode([str(text) for text in batch["text"]])}

@@ -1,0 +1,74 @@
+"""The build's stages on real Ray clusters on this machine: a local one, and two nodes (ray.cluster_utils)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray", reason="the 'scale' extra is not installed: pip install '.[scale]'")
+
+from conftest import CORPUS  # noqa: E402
+from healthqa import Encoder, Settings  # noqa: E402
+from healthqa.errors import SourceError  # noqa: E402
+from healthqa.extract import iter_html_files, read_page  # noqa: E402
+from healthqa.stages import article_passages, extract_page  # noqa: E402
+
+SETTINGS = Settings()
+
+
+def _pages(files: list[Path]) -> list[tuple[str, object]]:
+    return [(str(path.resolve()), (lambda path=path: read_page(path, SETTINGS.max_page_bytes))) for path in files]
+
+
+def _check_same_as_local(runner, encoder: Encoder, files: list[Path], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    missing = tmp_path / "gone.html"
+    pages = [*_pages(files), (str(missing), lambda: read_page(missing, SETTINGS.max_page_bytes)),
+             ("https://example.org/x", SourceError("https://example.org/x", "HTTP 404"))]
+    unchanged_source, unchanged_page = pages[0]
+    known = {unchanged_source: extract_page(unchanged_source, unchanged_page, SETTINGS).page_hash}
+
+    results = runner.extract(pages, SETTINGS, known)
+    local = [extract_page(source, page, SETTINGS, known.get(source)) for source, page in pages]
+    assert results == local  # same articles, same skip reasons, in order
+    assert results[0].unchanged and results[-1].unreadable and results[-2].unreadable
+    assert any(r.reason for r in results[:-2]) and sum(1 for r in results if r.article) >= 3
+
+    articles = [r.article for r in results if r.article]
+    split = runner.split(articles, SETTINGS)
+    assert split == [article_passages(article, encoder, SETTINGS) for article in articles]
+
+    inputs = [text for passages in split for _, text in passages]
+    vectors = runner.encode(inputs, SETTINGS, encoder.dimension)
+    assert vectors.shape == (len(inputs), encoder.dimension)
+    assert np.allclose(vectors, encoder.encode(inputs), atol=1e-5)
+    assert runner.encode([], SETTINGS, encoder.dimension).shape == (0, encoder.dimension)
+
+
+def test_stages_on_a_local_cluster_give_what_a_local_build_gives(encoder: Encoder, tmp_path: Path) -> None:
+    from healthqa.distributed import RayRunner
+
+    files = list(iter_html_files([CORPUS / "santenumerique", CORPUS / "medtechledger"]))
+    with RayRunner(num_cpus=2) as runner:
+        assert runner.nodes() == 1
+        _check_same_as_local(runner, encoder, files, tmp_path)
+
+
+def test_stages_on_a_two_node_cluster(encoder: Encoder, tmp_path: Path) -> None:
+    from ray.cluster_utils import Cluster
+
+    from healthqa.distributed import RayRunner
+
+    # Two nodes on this machine, two logical CPUs each: one for a splitter or encoder actor, one for the
+    # read/extract tasks (with one CPU a node, the actors would take them all and the read stage would stall).
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    try:
+        cluster.add_node(num_cpus=2)
+        cluster.wait_for_nodes()
+        files = list(iter_html_files([CORPUS / "echolabos"]))
+        with RayRunner(address=cluster.address) as runner:
+            assert runner.nodes() == 2 and runner.pool_size == 2
+            _check_same_as_local(runner, encoder, files, tmp_path)
+    finally:
+        cluster.shutdown()
