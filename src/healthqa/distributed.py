@@ -17,6 +17,7 @@ import os
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,12 +48,16 @@ class RayRunner:
 
     def __enter__(self) -> "RayRunner":
         address = self.address or os.environ.get("RAY_ADDRESS") or None
+        # The workers run this very healthqa (shipped with the job), whatever version their nodes have installed;
+        # its dependencies (trafilatura, the encoder's package) must be installed on every node.
+        options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False,
+                                   "runtime_env": {"py_modules": [str(Path(__file__).resolve().parent)]}}
         if not ray.is_initialized():
             try:
                 if address:
-                    ray.init(address=address, log_to_driver=False, include_dashboard=False)
+                    ray.init(address=address, **options)
                 else:
-                    ray.init(num_cpus=self.num_cpus or os.cpu_count() or 1, log_to_driver=False, include_dashboard=False)
+                    ray.init(num_cpus=self.num_cpus or os.cpu_count() or 1, **options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ConfigError(f"cannot reach the Ray cluster at {address or 'a new local cluster'}: {exc}") from None
             self._started = True

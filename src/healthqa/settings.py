@@ -13,6 +13,7 @@ from .errors import ConfigError
 ENV_PREFIX = "HEALTHQA_"
 RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
 FUSION_METHODS = ("adaptive", "language-aware", "weighted", "rrf")
+BACKENDS = ("faiss", "milvus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,17 @@ class Settings:
     allow_private_urls: bool = False
     # Whether an update that leaves many small segments starts a merge in the background (`healthqa merge`).
     auto_merge: bool = True
+    # Beyond one machine (README "Running beyond one machine"; the 'scale' extra). Where a build puts the
+    # index's vectors and BM25: "faiss" (files in the index folder) or "milvus"; empty keeps the index's own
+    # (faiss for a new one). Every other command reads the engine, URI and collection from the index folder.
+    backend: str = ""
+    # Milvus: a Milvus Lite file (empty: milvus.db in the index folder) or http://host:19530; its token, if
+    # the server wants one; the vector index type (Milvus Lite: AUTOINDEX, FLAT, IVF_FLAT; a server also HNSW, DISKANN).
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    milvus_index: str = "AUTOINDEX"
+    # Run a build's stages on Ray: "" (no), "local" (start a local cluster) or a cluster's address.
+    ray: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -98,6 +110,8 @@ class Settings:
             raise ConfigError("setting recency must be 0 (off) or more")
         if not self.languages:
             raise ConfigError("setting languages needs at least one language code, e.g. en,fr")
+        if self.backend and self.backend not in BACKENDS:
+            raise ConfigError(f"setting backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
 
 
 def _convert(name: str, value: Any) -> Any:
@@ -118,6 +132,8 @@ def _convert(name: str, value: Any) -> Any:
         return bool(value)
     if name in ("answer_margin", "min_score", "recency"):
         return float(value)
+    if name in ("backend", "milvus_index"):
+        return str(value).strip().lower() if name == "backend" else str(value).strip().upper()
     return value
 
 

@@ -21,10 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..records import Filters
 
-ENGINES = ("faiss", "milvus")
 # Scored passages, best first: (passage id, score).
 Scored = list[tuple[int, float]]
 
@@ -72,9 +70,3 @@ class Engine(Protocol):
         """Visible passages."""
 
     def close(self) -> None: ...
-
-
-def check_engine(kind: str) -> str:
-    if kind not in ENGINES:
-        raise ConfigError(f"unknown backend '{kind}': choose one of {', '.join(ENGINES)}")
-    return kind
