@@ -18,7 +18,7 @@ import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from .segments import disk_size, fsync_dir, load_segment, searched_together
 from .settings import RETRIEVAL_MODES, Settings
 from .store import SegmentRecord, Store
 from .vectors import SegmentedVectors
+
+if TYPE_CHECKING:
+    from .backends import Engine
 
 FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
@@ -118,9 +121,10 @@ class Index:
 
     def __init__(
         self, directory: Path, manifest: Manifest, store: Store, vectors: SegmentedVectors, lexical: LexicalIndex,
-        encoder: Encoder, settings: Settings,
+        encoder: Encoder, settings: Settings, engine: "Engine | None" = None,
     ) -> None:
         self.directory = directory
+        self.engine = engine  # a search engine holding the vectors and BM25 (backends/), or None: the local files
         self.manifest = manifest
         self.store = store
         self.vectors = vectors
@@ -184,22 +188,28 @@ class Index:
             raise ConfigError(f"unknown fusion '{fusion}': choose one of {', '.join(FUSIONS)}")
         if not query or k < 1:
             return []
-        allowed = self.store.passage_ids(filters) if filters else None
         pool = max(k * CANDIDATES_PER_RESULT, CANDIDATES_MIN)
         if vector is None:
             vector = self.encoder.encode_query(query)
-        if vector.shape[0] != self.vectors.dimension:
+        if vector.shape[0] != self.manifest.dimension:
             raise IndexMismatch(
-                f"the model gives vectors of {vector.shape[0]} dimensions but the index holds {self.vectors.dimension}; rebuild it"
+                f"the model gives vectors of {vector.shape[0]} dimensions but the index holds {self.manifest.dimension}; rebuild it"
             )
         dense: dict[int, float] = {}
-        if mode != "lexical":
-            scores, ids = self.vectors.search(vector, pool, allowed)
-            dense = {int(i): float(s) for s, i in zip(scores, ids) if i >= 0}
         lexical: dict[int, float] = {}
-        if mode != "dense":
-            scores, ids = self.lexical.search(analyse_query(query, self.settings.languages), pool, allowed)
-            lexical = {int(i): float(s) for s, i in zip(scores, ids)}
+        if self.engine is not None:  # filters go to the engine, which applies them inside its searches
+            if mode != "lexical":
+                dense = dict(self.engine.search_dense(vector, pool, filters))
+            if mode != "dense":
+                lexical = dict(self.engine.search_lexical(query, pool, filters))
+        else:
+            allowed = self.store.passage_ids(filters) if filters else None
+            if mode != "lexical":
+                scores, ids = self.vectors.search(vector, pool, allowed)
+                dense = {int(i): float(s) for s, i in zip(scores, ids) if i >= 0}
+            if mode != "dense":
+                scores, ids = self.lexical.search(analyse_query(query, self.settings.languages), pool, allowed)
+                lexical = {int(i): float(s) for s, i in zip(scores, ids)}
         ranked = self._rank(query, vector, dense, lexical, mode, fusion)
         return self._hits(ranked, k)
 
@@ -210,7 +220,8 @@ class Index:
         ids = list(dict.fromkeys([*dense, *lexical]))
         missing = [i for i in ids if i not in dense]
         similarity = dict(dense)
-        similarity.update(zip(missing, (self.vectors.vectors(missing) @ vector).tolist()))
+        stored = self.engine.vectors(missing) if self.engine is not None else self.vectors.vectors(missing)
+        similarity.update(zip(missing, (stored @ vector).tolist()))
         facts = self.store.passage_facts(ids)
         if mode == "dense":
             scores = dict(dense)
@@ -252,7 +263,7 @@ class Index:
             index=str(self.directory),
             model=self.manifest.model,
             retrieval=self.settings.retrieval,
-            vector_index=self.vectors.kind,
+            vector_index=f"{self.engine.kind} ({self.engine.index_type})" if self.engine is not None else self.vectors.kind,
             dimension=self.manifest.dimension,
             built_at=self.manifest.built_at,
             format_version=self.manifest.format_version,
@@ -262,6 +273,8 @@ class Index:
 
     def close(self) -> None:
         self.store.close()
+        if self.engine is not None:
+            self.engine.close()
 
     def __enter__(self) -> "Index":
         return self

@@ -44,6 +44,7 @@ class Engine(Protocol):
     """What an index needs from a search engine."""
 
     kind: str
+    index_type: str  # of the vector index, as the engine names it
 
     def upsert(self, entries: Sequence[Entry]) -> None:
         """Write passages (replacing any with the same id); invisible until their segment is published."""
