@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from ..errors import MissingExtra
 from ..records import Filters
 
 # Scored passages, best first: (passage id, score).
@@ -71,3 +73,24 @@ class Engine(Protocol):
         """Visible passages."""
 
     def close(self) -> None: ...
+
+
+LITE_FILE = "milvus.db"  # the default Milvus URI: a Milvus Lite file inside the index folder
+
+
+def milvus_module():  # type: ignore[no-untyped-def]
+    """backends.milvus, or a one-line MissingExtra when pymilvus or milvus-lite is not installed."""
+    try:
+        from . import milvus
+    except ImportError as exc:
+        raise MissingExtra("--backend milvus", exc.name or "pymilvus") from None
+    return milvus
+
+
+def resolve_uri(uri: str, index_dir: Path) -> str:
+    """A Milvus URI as given, or, for a Milvus Lite file, its path; relative paths are inside the index folder."""
+    uri = uri.strip() or LITE_FILE
+    if "://" in uri:
+        return uri
+    path = Path(uri)
+    return str(path if path.is_absolute() else index_dir / path)

@@ -17,6 +17,7 @@ accents folded), as the local BM25 analyses it in every indexed language."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import warnings
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
 
-from ..errors import HealthQAError
+from ..errors import HealthQAError, MissingExtra
 from ..lexical import stop_words
 from ..records import Filters
 from . import Entry, Scored
@@ -274,6 +275,8 @@ def drop_collection(uri: str, collection: str, token: str = "") -> None:
 
 def _connect(uri: str, token: str) -> MilvusClient:
     if is_lite(uri):
+        if importlib.util.find_spec("milvus_lite") is None:
+            raise MissingExtra(f"the Milvus Lite file {uri}", "milvus-lite")
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     try:
         return MilvusClient(uri=uri, token=token, timeout=TIMEOUT)
