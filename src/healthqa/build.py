@@ -26,31 +26,37 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .cache import EmbeddingCache, input_hash
 from .duplicates import NearDuplicates, text_simhash
 from .embed import Encoder, model_display_name
-from .errors import HealthQAError, IndexProblem, SourceError
-from .extract import extract_html, iter_html_files, read_page
+from .errors import HealthQAError, IndexProblem, MissingExtra, SourceError
+from .extract import iter_html_files, read_page
 from .index import FORMAT_VERSION, MANIFEST, Manifest, raw_manifest_files
 from .lexical import LexicalSegment, analyse
-from .passages import split_passages
-from .records import Article, BuildReport, Passage, Skipped
+from .records import Article, BuildReport, Skipped
 from .segments import (
     exclusive, fsync_dir, fsync_file, merge_plan, merge_running, new_generation, place_segment, remove_unused, segment_names,
     write_segment,
 )
+from .backends import PUBLISHED, Entry, create_engine, drop_collection, new_engine_info, open_engine
 from .settings import Settings
+from .stages import PageBytes, PageResult, article_passages, extract_page
 from .store import NewPassage, SourceRecord, Store
+
+if TYPE_CHECKING:
+    from .backends import Engine
+    from .distributed import RayRunner
 
 # (stage, done, total): called as work advances, so a CLI or UI can show progress; total is 0 when unknown.
 Progress = Callable[[str, int, int], None]
-MAX_TITLE_CONTEXT_TOKENS = 48
 
 
 def build(
@@ -143,7 +149,6 @@ def is_stale(index_dir: Path, fingerprint: str, settings: Settings) -> bool:
 
 # --- the update ---------------------------------------------------------------------------------------------
 
-PageBytes = Callable[[], bytes] | SourceError | tuple[bytes, str]  # a reader, a failure, or (bytes, final URL)
 
 
 @dataclass
@@ -187,8 +192,11 @@ def _update(
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    with exclusive(index_dir):
-        previous = None if fresh else _open_current(index_dir, settings)
+    with exclusive(index_dir), _ray_runner(settings) as runner:
+        current = _current_engine(index_dir)
+        wanted = settings.backend or current.get("kind", "faiss")
+        previous = None if fresh or wanted != current.get("kind", "faiss") else _open_current(index_dir, settings)
+        engine_info = (current if previous is not None else {"kind": wanted}) if wanted != "faiss" else None
         if previous is None and keep_existing and (index_dir / MANIFEST).exists():
             raise HealthQAError(
                 f"the index at {index_dir} was built with other settings, another model or an older format, so "
@@ -199,7 +207,7 @@ def _update(
             clock = time.perf_counter()
             changes = _Changes()
             _drop_deleted(changes, previous, scope, present)  # first, so that a moved file is not its own duplicate
-            _read_pages(changes, pages, page_count, previous, settings, report)
+            _read_pages(changes, pages, page_count, previous, settings, report, runner)
             for reference in removals:
                 ids = previous.article_ids_for(reference) if previous else []
                 if not ids:
@@ -218,7 +226,7 @@ def _update(
                                    changes.reported(), timings, unchanged=True)
             if changes.articles or previous is None:  # a removal alone needs no encoder (nor its load)
                 encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
-            report_data = _write_generation(index_dir, settings, encoder, previous, changes, fingerprint, report, timings)
+            report_data = _write_generation(index_dir, settings, encoder, previous, changes, fingerprint, report, timings, runner, engine_info)
             plan = merge_plan(previous.segments(), len(previous.tombstones())) if previous is not None else ""
         finally:
             if previous is not None:
@@ -234,36 +242,44 @@ def _update(
 
 def _read_pages(
     changes: _Changes, pages: Iterable[tuple[str, PageBytes]], page_count: int, previous: Store | None, settings: Settings,
-    report: Progress,
+    report: Progress, runner: "RayRunner | None" = None,
 ) -> None:
-    """Extract what is new or changed; every page is tried, a bad one is recorded with its reason."""
+    """Extract what is new or changed; every page is tried, a bad one is recorded with its reason. Reading and
+    extraction (stages.extract_page) run here, page after page, or on Ray; what follows needs the whole update."""
     keys, hashes = previous.simhashes() if previous else ([], [])
     near = NearDuplicates(keys, hashes)
     pending_ids: set[str] = set()  # articles added by this update
     also_at = _AlsoAt(previous)
-    for number, (source, page) in enumerate(pages, 1):
+
+    def known(source: str) -> str | None:
+        record = previous.source_record(source) if previous else None
+        return record.content_hash if record is not None else None
+
+    results: Iterable[PageResult]
+    if runner is not None:
+        listed = list(pages)
+        report("extracting", 0, len(listed))
+        results = runner.extract(listed, settings, {source: h for source, _ in listed if (h := known(source)) is not None})
+    else:
+        results = (extract_page(source, page, settings, known(source)) for source, page in pages)
+    for number, result in enumerate(results, 1):
         report("extracting", number, max(page_count, number))
-        try:
-            data, final_url = _page_bytes(source, page)
-        except SourceError as exc:  # unreadable or not downloadable now: what was built from it stays
+        source = result.source
+        if result.unreadable:  # unreadable or not downloadable now: what was built from it stays
             if (previous.source_record(source) if previous else None) is None:
-                changes.skipped.append((Skipped(source, exc.reason), ""))
+                changes.skipped.append((Skipped(source, result.reason), ""))
             else:
-                changes.failures.append(Skipped(source, f"{exc.reason} (the version indexed before is kept)"))
+                changes.failures.append(Skipped(source, f"{result.reason} (the version indexed before is kept)"))
             continue
-        page_hash = hashlib.sha256(data).hexdigest()
-        before = previous.source_record(source) if previous else None
-        if before is not None and before.content_hash == page_hash:
+        if result.unchanged:
             continue  # read before, unchanged: its article (or skip reason) stays as it is
+        page_hash = result.page_hash
+        before = previous.source_record(source) if previous else None
         _forget_article(changes, before)
         changes.forgotten_sources.add(source)
-        try:
-            article = extract_html(data, source=source, settings=settings, url=final_url)
-        except SourceError as exc:
-            changes.skipped.append((Skipped(source, exc.reason), page_hash))
-            continue
-        except Exception as exc:  # an extractor bug on one page must not cost the whole update
-            changes.skipped.append((Skipped(source, f"unexpected extraction error ({type(exc).__name__}: {exc})"), page_hash))
+        article = result.article
+        if article is None:
+            changes.skipped.append((Skipped(source, result.reason), page_hash))
             continue
         stored = previous is not None and previous.has_article(article.id)
         if article.id in pending_ids or (stored and article.id not in changes.removed_articles):
@@ -333,32 +349,37 @@ def _write_generation(
     fingerprint: str | None,
     report: Progress,
     timings: dict[str, float],
+    runner: "RayRunner | None" = None,
+    engine_info: dict[str, str] | None = None,
 ) -> tuple[int, int, int]:
     """A segment for the new passages, then the commit: in the current store (an update) or in a new store
     published by manifest.json (a build from scratch)."""
     clock = time.perf_counter()
     first_id = previous.next_passage_id() if previous else 0
-    new_passages, inputs = make_passages([a for a, _, _ in changes.articles], encoder, settings, first_id)
+    new_passages, inputs = make_passages([a for a, _, _ in changes.articles], encoder, settings, first_id, runner)
     timings["split"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     matrix, embedded = np.zeros((0, 0), dtype=np.float32), 0
     if new_passages or previous is None:
-        matrix, embedded = _passage_vectors(index_dir, encoder, new_passages, inputs, report)
+        matrix, embedded = _passage_vectors(index_dir, encoder, new_passages, inputs, report, runner, settings)
     timings["encode"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     generation = new_generation()
     ids = np.asarray([n.id for n in new_passages], dtype=np.int64)
-    record = folder = None
-    if len(ids) or previous is None:  # a build from scratch always has its segment, even empty
+    state = {"generation": generation, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+             "next_passage_id": str(first_id + len(new_passages))}
+    record = folder = engine = None
+    if engine_info:  # the vectors and BM25 go to a search engine, as rows not yet visible
+        engine_info = engine_info if previous is not None else new_engine_info(settings, generation, _current_engine(index_dir))
+        engine, state[PUBLISHED] = _engine_rows(index_dir, settings, engine_info, previous, changes, new_passages, matrix)
+    elif len(ids) or previous is None:  # a build from scratch always has its segment, even empty
         lexical = LexicalSegment.build([n.terms.split() for n in new_passages], ids)
         record, folder = write_segment(index_dir, generation, ids, matrix, lexical, kind="flat" if previous else "auto")
     timings["index"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    state = {"generation": generation, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "next_passage_id": str(first_id + len(new_passages))}
     apply = dict(removed_articles=changes.removed_articles, forgotten_sources=changes.forgotten_sources, articles=changes.articles,
                  passages=new_passages, skipped=changes.skipped, also_at=changes.also_at, segment=record, state=state)
     timings["store"] = 0.0
@@ -371,30 +392,73 @@ def _write_generation(
         store = Store.create(temporary)
         try:
             store.apply(**apply)
-            manifest = _new_manifest(settings, encoder, store_name, fingerprint, generation, state["built_at"]).with_state(store)
+            manifest = _new_manifest(settings, encoder, store_name, fingerprint, generation, state["built_at"])
+            manifest = replace(manifest, engine=engine_info or {}).with_state(store)
         finally:
             store.close()
         fsync_file(temporary)
         os.replace(temporary, index_dir / store_name)
-        assert record is not None and folder is not None
-        place_segment(index_dir, record, folder)
+        if record is not None and folder is not None:
+            place_segment(index_dir, record, folder)
         kept = raw_manifest_files(index_dir)  # a reader may still be opening the generation being replaced
+        replaced = _current_engine(index_dir).get("previous", "")
         manifest.write(index_dir)  # the commit point of a build from scratch
         kept |= {store_name, *manifest.segments}
+        if engine_info and replaced and replaced != engine_info.get("previous"):
+            drop_collection(engine_info, replaced, index_dir, settings)  # two builds ago: no reader is left on it
     else:
         kept = {previous.path.name, *segment_names(previous.segments())}
         if record is not None and folder is not None:
             place_segment(index_dir, record, folder)
         previous.apply(**apply)  # the commit point of an update
+        if engine is not None:  # removed passages leave the engine once their removal is published
+            _delete_removed(engine, previous)
         manifest = Manifest.read(index_dir)
         if fingerprint is not None:
             manifest = replace(manifest, corpus_fingerprint=fingerprint)
         manifest = manifest.with_state(previous)
         manifest.write(index_dir)
         kept |= set(manifest.segments)
+    if engine is not None:
+        engine.close()
     remove_unused(index_dir, kept)
     timings["write"] = time.perf_counter() - clock
     return manifest.articles, manifest.passages, embedded
+
+
+def _engine_rows(
+    index_dir: Path, settings: Settings, info: dict[str, str], previous: Store | None, changes: _Changes,
+    passages: list[NewPassage], matrix: np.ndarray,
+) -> tuple["Engine", str]:
+    """Write the new passages to the engine under the next update number, not yet published; first discard
+    what a killed update left there. Returns the engine and the number to publish."""
+    if previous is None:
+        engine = create_engine(info, index_dir, matrix.shape[1], settings)
+    else:
+        engine = open_engine(info, index_dir, previous.state(), settings)
+        engine.discard_unpublished()
+        _delete_removed(engine, previous)
+    segment = engine.published + 1
+    articles = {article.id: article for article, _, _ in changes.articles}
+    engine.upsert([Entry(n.id, matrix[row], n.passage.text, articles[n.passage.article_id].language, articles[n.passage.article_id].site,
+                         articles[n.passage.article_id].date, segment) for row, n in enumerate(passages)])
+    engine.publish(segment)  # durable; searches see it once the store says so
+    return engine, str(segment)
+
+
+def _delete_removed(engine: "Engine", store: Store) -> None:
+    removed = store.tombstones()
+    if removed:
+        engine.delete(removed)
+        store.drop_tombstones(removed)
+
+
+def _current_engine(index_dir: Path) -> dict[str, str]:
+    """The search engine the index in use has ({} for the local files, or no index)."""
+    try:
+        return dict(Manifest.read(index_dir).engine)
+    except IndexProblem:
+        return {}
 
 
 def _new_manifest(settings: Settings, encoder: Encoder, store_name: str, fingerprint: str | None, generation: str, built_at: str) -> Manifest:
@@ -405,7 +469,10 @@ def _new_manifest(settings: Settings, encoder: Encoder, store_name: str, fingerp
     )
 
 
-def _passage_vectors(index_dir: Path, encoder: Encoder, passages: list[NewPassage], inputs: list[str], report: Progress) -> tuple[np.ndarray, int]:
+def _passage_vectors(
+    index_dir: Path, encoder: Encoder, passages: list[NewPassage], inputs: list[str], report: Progress,
+    runner: "RayRunner | None" = None, settings: Settings | None = None,
+) -> tuple[np.ndarray, int]:
     """The new passages' vectors: from the embedding cache, the encoder only for texts it has never seen."""
     cache = EmbeddingCache(index_dir, encoder.name)
     try:
@@ -420,8 +487,12 @@ def _passage_vectors(index_dir: Path, encoder: Encoder, passages: list[NewPassag
             done += count
             report("embedding", done, len(missing))
 
-        if missing:
+        if missing and runner is not None and settings is not None:  # on Ray's encoder actors
+            vectors = runner.encode([inputs[i] for i in missing], settings, encoder.dimension)
+            advance(len(missing))
+        elif missing:
             vectors = encoder.encode([inputs[i] for i in missing], progress=advance)
+        if missing:
             cache.put([keys[i] for i in missing], vectors)
             found.update(zip((keys[i] for i in missing), vectors))
     finally:
@@ -444,31 +515,23 @@ def start_background_merge(index_dir: Path, settings: Settings) -> None:
 
 
 def make_passages(
-    articles: Iterable[Article], encoder: Encoder, settings: Settings, first_id: int = 0
+    articles: Iterable[Article], encoder: Encoder | None, settings: Settings, first_id: int = 0, runner: "RayRunner | None" = None,
 ) -> tuple[list[NewPassage], list[str]]:
     """Passages with their BM25 terms and embedding-cache keys, and the texts given to the encoder: the title
-    as context, then the passage, always within the model's window so that nothing is silently cut."""
+    as context, then the passage, always within the model's window so that nothing is silently cut. Split
+    here (stages.article_passages), or on Ray's splitter actors."""
+    articles = list(articles)
+    if runner is not None:
+        split = runner.split(articles, settings)
+    else:
+        split = [article_passages(article, encoder, settings) for article in articles]  # type: ignore[arg-type]
     passages: list[NewPassage] = []
     inputs: list[str] = []
-    for article in articles:
-        for passage, text in _article_passages(article, encoder, settings):
+    for article, pieces in zip(articles, split):
+        for passage, text in pieces:
             passages.append(NewPassage(first_id + len(passages), passage, " ".join(analyse(passage.text, article.language)), input_hash(text)))
             inputs.append(text)
     return passages, inputs
-
-
-def _article_passages(article: Article, encoder: Encoder, settings: Settings) -> Iterator[tuple[Passage, str]]:
-    context = _title_context(article.title, encoder)
-    context_tokens = encoder.count_tokens([context])[0] if context else 0
-    budget = min(settings.passage_tokens, encoder.max_tokens - 2 - context_tokens - 1)
-    overlap = min(settings.overlap_tokens, budget // 3)
-    for passage in split_passages(article, encoder.count_tokens, max_tokens=budget, overlap_tokens=overlap):
-        yield passage, _encoder_input(context, passage)
-
-
-def _encoder_input(context: str, passage: Passage) -> str:
-    """What the encoder reads for a passage: its article's (shortened) title, then its text."""
-    return f"{context}\n{passage.text}" if context else passage.text
 
 
 # --- pages --------------------------------------------------------------------------------------------------
@@ -476,14 +539,6 @@ def _encoder_input(context: str, passage: Passage) -> str:
 
 def _reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
     return lambda: read_page(path, max_bytes)  # bounded: a huge file, a pipe or a device is refused unread
-
-
-def _page_bytes(source: str, page: PageBytes) -> tuple[bytes, str | None]:
-    if isinstance(page, SourceError):
-        raise page
-    if isinstance(page, tuple):
-        return page[0], page[1]
-    return page(), None
 
 
 def _downloads(urls: Sequence[str], settings: Settings, limits: object | None, progress: Progress | None) -> Iterator[tuple[str, PageBytes]]:
@@ -535,8 +590,12 @@ def _no_progress(stage: str, done: int, total: int) -> None:
     pass
 
 
-def _title_context(title: str, encoder: Encoder) -> str:
-    words = title.split()
-    while words and encoder.count_tokens([" ".join(words)])[0] > MAX_TITLE_CONTEXT_TOKENS:
-        words = words[: max(1, len(words) * 3 // 4)] if len(words) > 1 else []
-    return " ".join(words)
+def _ray_runner(settings: Settings) -> "AbstractContextManager[RayRunner | None]":
+    """A connection to Ray for the update when settings.ray asks for one ("local" or an address), else nothing."""
+    if not settings.ray:
+        return nullcontext(None)
+    try:
+        from .distributed import RayRunner
+    except ImportError as exc:
+        raise MissingExtra("--ray", exc.name or "ray") from None
+    return RayRunner(address=None if settings.ray == "local" else settings.ray)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import HealthQAError
-from .settings import RETRIEVAL_MODES, Settings
+from .settings import BACKENDS, RETRIEVAL_MODES, Settings
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -25,7 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(
             index_dir=args.index, model=getattr(args, "model", None), languages=getattr(args, "languages", None),
-            retrieval=getattr(args, "retrieval", None),
+            retrieval=getattr(args, "retrieval", None), backend=getattr(args, "backend", None),
+            milvus_uri=getattr(args, "milvus_uri", None), milvus_index=getattr(args, "milvus_index", None),
+            ray=getattr(args, "ray", None),
         )
         return args.run(args, settings)
     except BrokenPipeError:  # the reader went away (`healthqa search … | head`): stop quietly, as `cat` does
@@ -62,9 +64,18 @@ def _parser() -> argparse.ArgumentParser:
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--json", action="store_true", help="print the report as JSON")
     output.add_argument("--quiet", action="store_true", help="no progress bar")
+    # Beyond one machine (the 'scale' extra): where the build runs, where the index lives.
+    scale = argparse.ArgumentParser(add_help=False)
+    scale.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="run the stages on Ray: a new local cluster, or the cluster at ADDRESS (or $RAY_ADDRESS)")
+    engine = argparse.ArgumentParser(add_help=False)
+    engine.add_argument("--backend", choices=BACKENDS, help="where vectors and BM25 live: faiss (files here, the default) or "
+                        "milvus; later commands read it from the index folder")
+    engine.add_argument("--milvus-uri", metavar="URI", help="a Milvus Lite file (default: milvus.db in the index folder) or http://HOST:19530")
+    engine.add_argument("--milvus-index", metavar="TYPE", help="vector index type in Milvus: AUTOINDEX (default), FLAT, IVF_FLAT, HNSW, DISKANN")
 
     build = commands.add_parser(
-        "build", parents=[common, output], help="build or sync the index from HTML files and folders",
+        "build", parents=[common, output, scale, engine], help="build or sync the index from HTML files and folders",
         description="Sync the index with HTML files and folders (default: corpus/): new and changed pages are read, "
                     "pages deleted from these folders are dropped, unchanged pages cost nothing.")
     build.add_argument("sources", nargs="*", default=["corpus"], metavar="SOURCE", help="HTML file or folder (recursive)")
@@ -74,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(run=_build)
 
     add = commands.add_parser(
-        "add", parents=[common, output], help="add files, folders and URLs (pages, feeds, sitemaps) to the index",
+        "add", parents=[common, output, scale], help="add files, folders and URLs (pages, feeds, sitemaps) to the index",
         description="Add articles from HTML files, folders and URLs: an article page, an RSS or Atom feed, a "
                     "sitemap, or a site's home page (its feeds and sitemap are found). Nothing is dropped; a page "
                     "read before is replaced when it changed.")

@@ -58,6 +58,9 @@ class Manifest:
     segments: list[str] = field(default_factory=list)  # folder names, in id order
     removed: int = 0  # tombstones: removed passages still inside a segment until the next merge
     sizes: dict[str, int] = field(default_factory=dict)
+    # The search engine holding vectors and BM25 when it is not the local files: {"kind": "milvus", "uri",
+    # "collection", "index_type", "previous"} (see backends/); the store's state says which update it publishes.
+    engine: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, index_dir: Path) -> "Manifest":
@@ -71,7 +74,7 @@ class Manifest:
                     f"the index at {index_dir} has format version {data.get('format_version')!r}, this healthqa "
                     f"reads version {FORMAT_VERSION}: rebuild it with `healthqa build --index {index_dir}`"
                 )
-            return cls(**{key: data[key] for key in cls.__dataclass_fields__})
+            return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})  # defaulted fields may be absent
         except (ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(f"the manifest {path} is damaged ({exc}); rebuild with `healthqa build --index {index_dir}`") from None
 
@@ -100,7 +103,7 @@ class Manifest:
             dimension=self.dimension, articles=articles, passages=passages, corpus_fingerprint=self.corpus_fingerprint,
             settings_fingerprint=self.settings_fingerprint, built_at=state.get("built_at", self.built_at),
             store_file=self.store_file, segments=[f"segment-{r.name}" for r in records], removed=len(store.tombstones()),
-            sizes=sizes,
+            sizes=sizes, engine=dict(self.engine),
         )
 
 
@@ -120,7 +123,7 @@ class Index:
     """An opened index: load once, search many times (thread-safe)."""
 
     def __init__(
-        self, directory: Path, manifest: Manifest, store: Store, vectors: SegmentedVectors, lexical: LexicalIndex,
+        self, directory: Path, manifest: Manifest, store: Store, vectors: SegmentedVectors | None, lexical: LexicalIndex | None,
         encoder: Encoder, settings: Settings, engine: "Engine | None" = None,
     ) -> None:
         self.directory = directory
@@ -149,6 +152,8 @@ class Index:
         if not path.exists():
             raise IndexCorrupt(f"the index at {directory} lacks its file {manifest.store_file}; rebuild it with `healthqa build --index {directory}`")
         store = Store.open(path)
+        if manifest.engine:
+            return cls._open_with_engine(directory, manifest, store, settings, encoder)
         try:
             records = store.segments()
             removed = np.asarray(store.tombstones(), dtype=np.int64)
@@ -165,6 +170,20 @@ class Index:
             raise
         encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
         return cls(directory, manifest, store, vectors, lexical, encoder, settings)
+
+    @classmethod
+    def _open_with_engine(cls, directory: Path, manifest: Manifest, store: Store, settings: Settings, encoder: Encoder | None) -> "Index":
+        """An index whose vectors and BM25 live in a search engine: it is seen as of the update the store publishes."""
+        from .backends import open_engine
+
+        try:
+            manifest = manifest.with_state(store)
+            engine = open_engine(manifest.engine, directory, store.state(), settings)
+        except BaseException:
+            store.close()
+            raise
+        encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
+        return cls(directory, manifest, store, None, None, encoder, settings, engine=engine)
 
     def search(
         self,

@@ -194,6 +194,11 @@ class Store:
             self._insert_segment(segment)
             self._set_state(state)
 
+    def drop_tombstones(self, ids: Sequence[int]) -> None:
+        """Forget removed passages that no longer exist anywhere (deleted from a search engine)."""
+        with self._db:
+            self._db.executemany("DELETE FROM tombstones WHERE id = ?", ((int(i),) for i in ids))
+
     def _insert_segment(self, segment: SegmentRecord) -> None:
         self._db.execute(
             "INSERT INTO segments (name, first_id, last_id, passages, kind, sizes) VALUES (?, ?, ?, ?, ?, ?)",

@@ -15,15 +15,19 @@ an optional dependency, imported only by its module."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from ..errors import MissingExtra
+from ..errors import IndexCorrupt, MissingExtra
 from ..records import Filters
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 # Scored passages, best first: (passage id, score).
 Scored = list[tuple[int, float]]
@@ -47,6 +51,7 @@ class Engine(Protocol):
 
     kind: str
     index_type: str  # of the vector index, as the engine names it
+    published: int  # the last update searches see
 
     def upsert(self, entries: Sequence[Entry]) -> None:
         """Write passages (replacing any with the same id); invisible until their segment is published."""
@@ -94,3 +99,36 @@ def resolve_uri(uri: str, index_dir: Path) -> str:
         return uri
     path = Path(uri)
     return str(path if path.is_absolute() else index_dir / path)
+
+
+# The store's state key naming the last update the engine publishes (committed with the update's changes).
+PUBLISHED = "engine_published"
+
+
+def new_engine_info(settings: "Settings", generation: str, current: Mapping[str, str]) -> dict[str, str]:
+    """What the manifest records of the engine of a build from scratch: a new collection, the URI as given (a
+    Milvus Lite file relative to the index folder stays relative), and the collection it replaces."""
+    same_place = current.get("kind") == "milvus" and current.get("uri") == (settings.milvus_uri or LITE_FILE)
+    return {"kind": "milvus", "uri": settings.milvus_uri or LITE_FILE, "collection": "healthqa_" + re.sub(r"\W", "_", generation),
+            "index_type": settings.milvus_index, "previous": current.get("collection", "") if same_place else ""}
+
+
+def create_engine(info: Mapping[str, str], index_dir: Path, dimension: int, settings: "Settings") -> Engine:
+    milvus = milvus_module()
+    return milvus.MilvusEngine.create(resolve_uri(info["uri"], index_dir), info["collection"], dimension=dimension,
+                                      languages=settings.languages, index_type=info.get("index_type", "AUTOINDEX"), token=settings.milvus_token)
+
+
+def open_engine(info: Mapping[str, str], index_dir: Path, state: Mapping[str, str], settings: "Settings") -> Engine:
+    """The engine an index's manifest names, seen as of the update its store publishes."""
+    if info.get("kind") != "milvus":
+        raise IndexCorrupt(f"the index at {index_dir} names an unknown search engine {info.get('kind')!r}; rebuild it")
+    milvus = milvus_module()
+    return milvus.MilvusEngine.open(resolve_uri(info["uri"], index_dir), info["collection"],
+                                    published=int(state.get(PUBLISHED, 0)), token=settings.milvus_token)
+
+
+def drop_collection(info: Mapping[str, str], collection: str, index_dir: Path, settings: "Settings") -> None:
+    """Drop a replaced collection (a build from scratch drops the one its predecessor replaced)."""
+    if collection:
+        milvus_module().drop_collection(resolve_uri(info["uri"], index_dir), collection, settings.milvus_token)

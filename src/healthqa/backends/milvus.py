@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
 
-from ..errors import HealthQAError, MissingExtra
+from ..errors import IndexProblem, MissingExtra
 from ..lexical import stop_words
 from ..records import Filters
 from . import Entry, Scored
@@ -47,8 +48,8 @@ logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # its own error log wo
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 
-class MilvusUnavailable(HealthQAError):
-    """Milvus cannot be reached or refused an operation."""
+class MilvusUnavailable(IndexProblem):
+    """Milvus cannot be reached or refused an operation (a server keeps serving the index it has meanwhile)."""
 
 
 def analyser(language: str, languages: Sequence[str] = ()) -> dict:
@@ -120,6 +121,8 @@ class MilvusEngine:
                 client.drop_collection(collection, timeout=TIMEOUT)
             client.create_collection(collection, schema=schema, index_params=indexes, consistency_level="Strong", timeout=TIMEOUT)
         except MilvusException as exc:
+            client.close()
+            _release(uri)
             raise _failure(uri, f"cannot create the collection {collection}", exc) from None
         return cls(client, uri, collection, languages, index_type, dimension, published=0)
 
@@ -132,7 +135,11 @@ class MilvusEngine:
                 raise MilvusUnavailable(f"Milvus at {uri} has no collection {collection}: rebuild the index with `healthqa build --fresh`")
             fields = client.describe_collection(collection, timeout=TIMEOUT)["fields"]
             client.load_collection(collection, timeout=TIMEOUT)
-        except MilvusException as exc:
+        except (MilvusException, MilvusUnavailable) as exc:
+            client.close()
+            _release(uri)
+            if isinstance(exc, MilvusUnavailable):
+                raise
             raise _failure(uri, f"cannot open the collection {collection}", exc) from None
         languages = [f["name"][len("text_"):] for f in fields if f["name"].startswith("text_")]
         dimension = next(int(f["params"]["dim"]) for f in fields if f["name"] == "vector")
@@ -230,10 +237,14 @@ class MilvusEngine:
         self._call("drop", lambda: self._client.drop_collection(self.collection, timeout=TIMEOUT))
 
     def close(self) -> None:
+        if self._client is None:
+            return
         try:
             self._client.close()
         except MilvusException:
             pass
+        self._client = None
+        _release(self.uri)
 
     # --- helpers ----------------------------------------------------------------------------------------
 
@@ -262,6 +273,7 @@ def list_collections(uri: str, token: str = "") -> list[str]:
         return list(client.list_collections(timeout=TIMEOUT))
     finally:
         client.close()
+        _release(uri)
 
 
 def drop_collection(uri: str, collection: str, token: str = "") -> None:
@@ -271,9 +283,40 @@ def drop_collection(uri: str, collection: str, token: str = "") -> None:
             client.drop_collection(collection, timeout=TIMEOUT)
     finally:
         client.close()
+        _release(uri)
+
+
+# Engines of this process open on each Milvus Lite file: the Lite server (which holds the file) is stopped
+# when the last closes, so that another process (an update, a server) can open the file then.
+_lite_users: dict[str, int] = {}
+_lite_lock = threading.Lock()
+
+
+def _release(uri: str) -> None:
+    if not is_lite(uri):
+        return
+    with _lite_lock:
+        _lite_users[uri] = _lite_users.get(uri, 1) - 1
+        if _lite_users[uri] > 0:
+            return
+        del _lite_users[uri]
+        try:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(uri)
+        except Exception:  # already stopped, or another milvus-lite: the process's exit stops it anyway
+            pass
 
 
 def _connect(uri: str, token: str) -> MilvusClient:
+    client = _open_client(uri, token)
+    if is_lite(uri):
+        with _lite_lock:
+            _lite_users[uri] = _lite_users.get(uri, 0) + 1
+    return client
+
+
+def _open_client(uri: str, token: str) -> MilvusClient:
     if is_lite(uri):
         if importlib.util.find_spec("milvus_lite") is None:
             raise MissingExtra(f"the Milvus Lite file {uri}", "milvus-lite")
