@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 pytest.importorskip("ray", reason="the 'scale' extra is not installed: pip install '.[scale]'")
 
 from conftest import CORPUS  # noqa: E402
-from healthqa import Encoder, Settings  # noqa: E402
+from healthqa import Encoder, Index, Settings, add, build  # noqa: E402
 from healthqa.errors import SourceError  # noqa: E402
 from healthqa.extract import iter_html_files, read_page  # noqa: E402
 from healthqa.stages import article_passages, extract_page  # noqa: E402
@@ -46,6 +48,22 @@ def _check_same_as_local(runner, encoder: Encoder, files: list[Path], tmp_path: 
     assert runner.encode([], SETTINGS, encoder.dimension).shape == (0, encoder.dimension)
 
 
+def _contents(index_dir: Path) -> dict[str, list]:
+    """What an index holds, read from its store; vectors from its segments."""
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    with sqlite3.connect(index_dir / manifest["store_file"]) as db:
+        contents = {table: db.execute(query).fetchall() for table, query in (
+            ("articles", "SELECT id, url, title, text, site, author, date, language, source, also_at FROM articles ORDER BY id"),
+            ("passages", 'SELECT id, article_id, position, heading, start, "end", text, terms, input_hash FROM passages ORDER BY id'),
+            ("skipped", "SELECT source, reason FROM skipped ORDER BY source"))}
+    index = Index.open(index_dir, settings=Settings(index_dir=index_dir))
+    try:
+        contents["vectors"] = index.vectors.vectors([row[0] for row in contents["passages"]])
+    finally:
+        index.close()
+    return contents
+
+
 def test_stages_on_a_local_cluster_give_what_a_local_build_gives(encoder: Encoder, tmp_path: Path) -> None:
     from healthqa.distributed import RayRunner
 
@@ -53,6 +71,21 @@ def test_stages_on_a_local_cluster_give_what_a_local_build_gives(encoder: Encode
     with RayRunner(num_cpus=2) as runner:
         assert runner.nodes() == 1
         _check_same_as_local(runner, encoder, files, tmp_path)
+        # The whole build: `build --ray` (joining the cluster already running) against a local build.
+        local, on_ray = Settings(index_dir=tmp_path / "local"), Settings(index_dir=tmp_path / "ray", ray="local")
+        sources = [CORPUS / "santenumerique", CORPUS / "medtechledger"]
+        build(sources, settings=local, encoder=encoder)
+        report = build(sources, settings=on_ray, encoder=encoder)
+        expected, found = _contents(local.index_dir), _contents(on_ray.index_dir)
+        for table in ("articles", "passages", "skipped"):
+            assert found[table] == expected[table], table
+        assert np.allclose(found["vectors"], expected["vectors"], atol=1e-5)
+        # The embedding cache and the incremental rules hold: unchanged pages are not read again, and only
+        # passages never seen are sent to the encoders.
+        added = add([CORPUS / "echolabos"], settings=on_ray, encoder=encoder)
+        assert added.added == 11 and 0 < added.embedded <= added.passages - report.passages
+        again = add([CORPUS / "echolabos"], settings=on_ray, encoder=encoder)
+        assert again.unchanged and again.embedded == 0
 
 
 def test_stages_on_a_two_node_cluster(encoder: Encoder, tmp_path: Path) -> None:
