@@ -78,20 +78,25 @@ def on_ray(pages: list, settings: Settings, dimension: int) -> tuple[dict, np.nd
             "passages_per_s": round(len(inputs) / (done - started), 1)}, vectors
 
 
+def measure(pages: str) -> dict:
+    """One process against Ray on two nodes, on one folder of pages (also `make bench`'s "ray" stage)."""
+    settings = Settings.from_env()
+    listed = pages_of(Path(pages), settings)
+    local, local_vectors = one_process(listed, settings)
+    print("one process ", local, flush=True)
+    ray_figures, ray_vectors = on_ray(listed, settings, local_vectors.shape[1])
+    print("ray 2 nodes ", ray_figures, flush=True)
+    same = ray_vectors.shape == local_vectors.shape and bool(np.allclose(ray_vectors, local_vectors, atol=1e-5))
+    return {"pages": len(listed), "one_process": local, "ray_two_nodes": ray_figures, "same_vectors": same,
+            "throughput_ratio": round(ray_figures["passages_per_s"] / local["passages_per_s"], 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pages", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    settings = Settings.from_env()
-    pages = pages_of(args.pages, settings)
-    local, local_vectors = one_process(pages, settings)
-    print("one process ", local, flush=True)
-    ray_figures, ray_vectors = on_ray(pages, settings, local_vectors.shape[1])
-    print("ray 2 nodes ", ray_figures, flush=True)
-    same = ray_vectors.shape == local_vectors.shape and bool(np.allclose(ray_vectors, local_vectors, atol=1e-5))
-    results = {"pages": len(pages), "one_process": local, "ray_two_nodes": ray_figures, "same_vectors": same,
-               "throughput_ratio": round(ray_figures["passages_per_s"] / local["passages_per_s"], 3)}
+    results = measure(str(args.pages))
     print(json.dumps({key: results[key] for key in ("pages", "same_vectors", "throughput_ratio")}))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2) + "\n")

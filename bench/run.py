@@ -143,6 +143,23 @@ class Bench:
             "elapsed_s": round(time.perf_counter() - self.started),
         }
 
+    def scale_stages(self) -> None:
+        """Beyond one machine (the 'scale' extra): Ray on two local nodes against one process, and Milvus Lite
+        against FAISS + bm25s on the sample corpus and the real dev sets when ../shared/data is there."""
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None or importlib.util.find_spec("pymilvus") is None:
+            self.log("scale stages skipped: the 'scale' extra is not installed (pip install '.[scale]')")
+            return
+        data = ROOT.parent / "shared" / "data"
+        sets = [("corpus", ROOT / "corpus", ROOT / "corpus" / "questions.jsonl")]
+        if data.is_dir():
+            sets += [(name, data / name / "pages", data / name / "questions.jsonl") for name in ("piaf-fr", "covidqa-en")]
+        pages = data / "covidqa-en" / "pages" if data.is_dir() else ROOT / "corpus"
+        self.stage("ray", "ray", {"pages": str(pages)})
+        for name, sources, questions in sets[: 1 if self.args.quick else None]:
+            self.stage(f"engines:{name}", "engines", {"sources": str(sources), "questions": str(questions)})
+
     def run(self) -> None:
         quick = self.args.quick
         reps = 1 if quick else 2
@@ -156,6 +173,7 @@ class Bench:
             self.stage("latency:corpus", "corpus_latency", {"index_dir": str(corpus_index), "reps": 1 if quick else 3})
             self.stage("first_answer", "first_answer", {"index": str(corpus_index)})
             self.stage("incremental", "incremental", {"workdir": str(self.work / "incremental"), "count": self.args.pages})
+            self.scale_stages()
         for size in self.sizes():
             folder = str(self.work / f"large-{size}")
             queries = 100 if quick else 200
@@ -225,6 +243,20 @@ def summary_rows(results: dict[str, Any], sizes: list[int]) -> list[dict[str, An
         rows.append(_row("4 answer", f"Assistant.answer p50 | p95 ({r['questions']} questions)", f"{a['p50_ms']:.1f} | {a['p95_ms']:.1f}", "ms", "p50 <= 50",
                          a["p50_ms"] <= TARGETS["answer_p50_ms"], others, note=f"{a['abstained_per_round']} abstained; encoding the passages' sentences (p50 {a['sentences_encoded_p50']}) "
                               f"takes {a['sentence_encoding_p50_ms']:.0f} ms, {100 * a['sentence_encoding_share']:.0f} % of answer time"))
+    if "ray" in results:
+        r = results["ray"]
+        others = r["process"]["others_cores"]
+        rows.append(_row("7 scale", f"Ray, 2 local nodes / one process ({r['one_process']['passages']} passages, same vectors: {r['same_vectors']})",
+                         r["throughput_ratio"], "x", ">= 0.85", r["throughput_ratio"] >= 0.85, others))
+    for key in sorted(k for k in results if k.startswith("engines:")):
+        r = results[key]
+        others = r["process"]["others_cores"]
+        f, m = r["runs"]["faiss"], r["runs"]["milvus"]
+        rows.append(_row("7 scale", f"{key} R@5 FAISS | Milvus ({r['passages']} passages)", f"{f['recall@5']:.3f} | {m['recall@5']:.3f}", "",
+                         "within 0.02", abs(r["recall@5_difference"]) <= 0.02, others))
+        rows.append(_row("7 scale", f"{key} search p50|p95 FAISS | Milvus Lite", f"{f['p50_ms']:.1f}|{f['p95_ms']:.1f} | {m['p50_ms']:.1f}|{m['p95_ms']:.1f}", "ms", others=others))
+        rows.append(_row("7 scale", f"{key} build (warm cache) FAISS | Milvus; bytes/passage", f"{r['build_faiss_s']} | {r['build_milvus_s']} s; "
+                         f"{r['faiss_bytes_per_passage']:,} | {r['milvus_bytes_per_passage']:,}", "", others=others))
     for size in sizes:
         section = f"3 search, {size:,} passages (synthetic)"
         f, h, lx, st = (results.get(f"{kind}:{size}") for kind in ("faiss", "hybrid", "lexical", "store"))

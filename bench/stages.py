@@ -24,6 +24,8 @@ STAGES = {
     "store": "large:store_stage",
     "hybrid": "large:hybrid_stage",
     "updates": "updates:updates_stage",
+    "ray": "ray_build:measure",
+    "engines": "engines:measure",
 }
 
 
