@@ -105,3 +105,16 @@ def test_stages_on_a_two_node_cluster(encoder: Encoder, tmp_path: Path) -> None:
             _check_same_as_local(runner, encoder, files, tmp_path)
     finally:
         cluster.shutdown()
+
+
+def test_an_unreachable_ray_cluster_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from healthqa.cli import main
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"  # nothing listens there
+    assert main(["build", str(CORPUS / "santenumerique"), "--index", str(tmp_path / "index"), "--ray", address, "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and address in err and "Ray" in err

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ class RayRunner:
         options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False,
                                    "runtime_env": {"py_modules": [str(Path(__file__).resolve().parent)]}}
         if not ray.is_initialized():
+            if address:
+                _check_reachable(address)
             try:
                 if address:
                     ray.init(address=address, **options)
@@ -142,3 +145,15 @@ class _EncodeStage:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"n": batch["n"], "vector": self.encoder.encode([str(text) for text in batch["text"]])}
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Ray retries an unreachable address for minutes: a plain connection to it first fails in seconds."""
+    target = address.split("://", 1)[-1]
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", or a form Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}): start it (`ray start --head`) or fix the address") from None
