@@ -46,13 +46,12 @@ from .segments import (
     exclusive, fsync_dir, fsync_file, merge_plan, merge_running, new_generation, place_segment, remove_unused, segment_names,
     write_segment,
 )
-from .backends import PUBLISHED, Entry, create_engine, drop_collection, new_engine_info, open_engine
+from .backends import PUBLISHED, Entry, delete_removed, drop_collection, new_engine_info, write_rows
 from .settings import Settings
 from .stages import PageBytes, PageResult, article_passages, extract_page
 from .store import NewPassage, SourceRecord, Store
 
 if TYPE_CHECKING:
-    from .backends import Engine
     from .distributed import RayRunner
 
 # (stage, done, total): called as work advances, so a CLI or UI can show progress; total is 0 when unknown.
@@ -373,7 +372,10 @@ def _write_generation(
     record = folder = engine = None
     if engine_info:  # the vectors and BM25 go to a search engine, as rows not yet visible
         engine_info = engine_info if previous is not None else new_engine_info(settings, generation, _current_engine(index_dir))
-        engine, state[PUBLISHED] = _engine_rows(index_dir, settings, engine_info, previous, changes, new_passages, matrix)
+        articles = {article.id: article for article, _, _ in changes.articles}
+        engine, state[PUBLISHED] = write_rows(index_dir, settings, engine_info, previous, [
+            Entry(n.id, matrix[row], n.passage.text, articles[n.passage.article_id].language, articles[n.passage.article_id].site,
+                  articles[n.passage.article_id].date, 0) for row, n in enumerate(new_passages)], matrix.shape[1])
     elif len(ids) or previous is None:  # a build from scratch always has its segment, even empty
         lexical = LexicalSegment.build([n.terms.split() for n in new_passages], ids)
         record, folder = write_segment(index_dir, generation, ids, matrix, lexical, kind="flat" if previous else "auto")
@@ -412,7 +414,7 @@ def _write_generation(
             place_segment(index_dir, record, folder)
         previous.apply(**apply)  # the commit point of an update
         if engine is not None:  # removed passages leave the engine once their removal is published
-            _delete_removed(engine, previous)
+            delete_removed(engine, previous)
         manifest = Manifest.read(index_dir)
         if fingerprint is not None:
             manifest = replace(manifest, corpus_fingerprint=fingerprint)
@@ -424,33 +426,6 @@ def _write_generation(
     remove_unused(index_dir, kept)
     timings["write"] = time.perf_counter() - clock
     return manifest.articles, manifest.passages, embedded
-
-
-def _engine_rows(
-    index_dir: Path, settings: Settings, info: dict[str, str], previous: Store | None, changes: _Changes,
-    passages: list[NewPassage], matrix: np.ndarray,
-) -> tuple["Engine", str]:
-    """Write the new passages to the engine under the next update number, not yet published; first discard
-    what a killed update left there. Returns the engine and the number to publish."""
-    if previous is None:
-        engine = create_engine(info, index_dir, matrix.shape[1], settings)
-    else:
-        engine = open_engine(info, index_dir, previous.state(), settings)
-        engine.discard_unpublished()
-        _delete_removed(engine, previous)
-    segment = engine.published + 1
-    articles = {article.id: article for article, _, _ in changes.articles}
-    engine.upsert([Entry(n.id, matrix[row], n.passage.text, articles[n.passage.article_id].language, articles[n.passage.article_id].site,
-                         articles[n.passage.article_id].date, segment) for row, n in enumerate(passages)])
-    engine.publish(segment)  # durable; searches see it once the store says so
-    return engine, str(segment)
-
-
-def _delete_removed(engine: "Engine", store: Store) -> None:
-    removed = store.tombstones()
-    if removed:
-        engine.delete(removed)
-        store.drop_tombstones(removed)
 
 
 def _current_engine(index_dir: Path) -> dict[str, str]:

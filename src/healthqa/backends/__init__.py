@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +28,7 @@ from ..records import Filters
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from ..store import Store
 
 # Scored passages, best first: (passage id, score).
 Scored = list[tuple[int, float]]
@@ -132,3 +133,28 @@ def drop_collection(info: Mapping[str, str], collection: str, index_dir: Path, s
     """Drop a replaced collection (a build from scratch drops the one its predecessor replaced)."""
     if collection:
         milvus_module().drop_collection(resolve_uri(info["uri"], index_dir), collection, settings.milvus_token)
+
+
+def write_rows(index_dir: Path, settings: "Settings", info: Mapping[str, str], store: "Store | None", entries: Sequence[Entry],
+               dimension: int) -> tuple[Engine, str]:
+    """An update's rows, written under the next update number and not yet visible: into a new collection
+    (`store` None: a build from scratch), or into the index's own after discarding what a killed update left
+    there. Returns the engine and the number the store is to publish."""
+    if store is None:
+        engine = create_engine(info, index_dir, dimension, settings)
+    else:
+        engine = open_engine(info, index_dir, store.state(), settings)
+        engine.discard_unpublished()
+        delete_removed(engine, store)
+    segment = engine.published + 1
+    engine.upsert([replace(entry, segment=segment) for entry in entries])
+    engine.publish(segment)  # durable; searches see it once the store says so
+    return engine, str(segment)
+
+
+def delete_removed(engine: Engine, store: "Store") -> None:
+    """Removed passages leave the engine once their removal is committed; the store then forgets them."""
+    removed = store.tombstones()
+    if removed:
+        engine.delete(removed)
+        store.drop_tombstones(removed)
