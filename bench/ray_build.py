@@ -1,22 +1,25 @@
-"""The build's stages on Ray against one process, on the same pages, in one run.
+"""A build on Ray against a build in one process, on the same pages, in one run.
 
     .venv/bin/python bench/ray_build.py PAGES_FOLDER [--out results.json]
 
-  one process   read + extract each page (stages.extract_page), split (stages.article_passages), encode the
-                encoder inputs (Encoder.encode), as a local build runs them
-  ray 2 nodes   the same stages as Ray Data stages (distributed.RayRunner) on a two-node cluster started on
-                this machine (ray.cluster_utils.Cluster, 2 logical CPUs a node), cluster start excluded
+  one process   healthqa.build(PAGES) with an empty embedding cache, as `healthqa build` runs it
+  ray 2 nodes   the same build with settings.ray set to a two-node cluster started on this machine
+                (ray.cluster_utils.Cluster, 2 logical CPUs a node; the cluster's start is not counted, joining
+                it is): reading, extraction, splitting and encoding as Ray Data stages
 
-Both give the same passages and vectors (checked). On one 2-core machine two "nodes" share the same two
-cores, so the ratio cannot exceed about 1: it measures Ray's overhead (task and actor start, model load per
-actor, moving data through the object store), which a real cluster pays too. Per-node figures for the cost
-model in README "Running beyond one machine" come from the one-process run."""
+Both must give the same index (articles, passages, skip reasons; vectors within 1e-5): checked. On one 2-core
+machine the two "nodes" share the same two cores, so the ratio cannot exceed about 1: it measures Ray's
+overhead (tasks and actors started, a model load per actor, data through the object store), which a real
+cluster pays too. The one-process figures are the per-node figures of the cost model in README "Running
+beyond one machine"."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,70 +28,53 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import numpy as np  # noqa: E402
 
-from healthqa import Encoder, Settings  # noqa: E402
-from healthqa.extract import iter_html_files, read_page  # noqa: E402
-from healthqa.stages import article_passages, extract_page  # noqa: E402
+from healthqa import Index, Settings, build  # noqa: E402
 
 
-def pages_of(folder: Path, settings: Settings) -> list:
-    return [(str(path.resolve()), (lambda path=path: read_page(path, settings.max_page_bytes))) for path in iter_html_files([folder])]
-
-
-def one_process(pages: list, settings: Settings) -> tuple[dict, np.ndarray]:
-    started = time.perf_counter()
-    encoder = Encoder(settings.model, batch_size=settings.batch_size)
-    encoder.dimension  # the model's load counts, as in a build
-    loaded = time.perf_counter()
-    results = [extract_page(source, page, settings) for source, page in pages]
-    extracted = time.perf_counter()
-    split = [article_passages(r.article, encoder, settings) for r in results if r.article]
-    inputs = [text for passages in split for _, text in passages]
-    splitted = time.perf_counter()
-    vectors = encoder.encode(inputs)
-    done = time.perf_counter()
-    return {"seconds": round(done - started, 2), "load_s": round(loaded - started, 2), "extract_s": round(extracted - loaded, 2),
-            "split_s": round(splitted - extracted, 2), "encode_s": round(done - splitted, 2), "passages": len(inputs),
-            "articles": len(split), "passages_per_s": round(len(inputs) / (done - started), 1),
-            "encode_passages_per_s": round(len(inputs) / (done - splitted), 1)}, vectors
-
-
-def on_ray(pages: list, settings: Settings, dimension: int) -> tuple[dict, np.ndarray]:
-    from ray.cluster_utils import Cluster
-
-    from healthqa.distributed import RayRunner
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+def contents(index_dir: Path) -> tuple[list, np.ndarray]:
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    with sqlite3.connect(index_dir / manifest["store_file"]) as db:
+        rows = [db.execute(query).fetchall() for query in (
+            "SELECT id, url, title, text, site, date, language, source FROM articles ORDER BY id",
+            'SELECT id, article_id, position, start, "end", text, terms, input_hash FROM passages ORDER BY id',
+            "SELECT source, reason FROM skipped ORDER BY source")]
+    index = Index.open(index_dir, settings=Settings(index_dir=index_dir))
     try:
-        cluster.add_node(num_cpus=2)
-        cluster.wait_for_nodes()
-        with RayRunner(address=cluster.address) as runner:
-            started = time.perf_counter()
-            results = runner.extract(pages, settings, {})
-            extracted = time.perf_counter()
-            split = runner.split([r.article for r in results if r.article], settings)
-            inputs = [text for passages in split for _, text in passages]
-            splitted = time.perf_counter()
-            vectors = runner.encode(inputs, settings, dimension)
-            done = time.perf_counter()
-            nodes = runner.nodes()
+        vectors = index.vectors.vectors([row[0] for row in rows[1]])
     finally:
-        cluster.shutdown()
-    return {"seconds": round(done - started, 2), "extract_s": round(extracted - started, 2), "split_s": round(splitted - extracted, 2),
-            "encode_s": round(done - splitted, 2), "passages": len(inputs), "nodes": nodes,
-            "passages_per_s": round(len(inputs) / (done - started), 1)}, vectors
+        index.close()
+    return rows, vectors
+
+
+def timed_build(pages: Path, settings: Settings) -> dict:
+    started = time.perf_counter()
+    report = build([pages], settings=settings, fresh=True)
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "articles": report.articles, "passages": report.passages, "embedded": report.embedded,
+            "timings": {key: round(value, 2) for key, value in report.timings.items()},
+            "passages_per_s": round(report.passages / seconds, 1)}
 
 
 def measure(pages: str) -> dict:
     """One process against Ray on two nodes, on one folder of pages (also `make bench`'s "ray" stage)."""
-    settings = Settings.from_env()
-    listed = pages_of(Path(pages), settings)
-    local, local_vectors = one_process(listed, settings)
-    print("one process ", local, flush=True)
-    ray_figures, ray_vectors = on_ray(listed, settings, local_vectors.shape[1])
-    print("ray 2 nodes ", ray_figures, flush=True)
-    same = ray_vectors.shape == local_vectors.shape and bool(np.allclose(ray_vectors, local_vectors, atol=1e-5))
-    return {"pages": len(listed), "one_process": local, "ray_two_nodes": ray_figures, "same_vectors": same,
-            "throughput_ratio": round(ray_figures["passages_per_s"] / local["passages_per_s"], 3)}
+    from ray.cluster_utils import Cluster
+
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        local = timed_build(Path(pages), Settings.from_env(index_dir=work / "local"))
+        print("one process ", local, flush=True)
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+        try:
+            cluster.add_node(num_cpus=2)
+            cluster.wait_for_nodes()
+            on_ray = timed_build(Path(pages), Settings.from_env(index_dir=work / "ray", ray=cluster.address))
+        finally:
+            cluster.shutdown()
+        print("ray 2 nodes ", on_ray, flush=True)
+        (expected, expected_vectors), (found, found_vectors) = contents(work / "local"), contents(work / "ray")
+    same = expected == found and found_vectors.shape == expected_vectors.shape and bool(np.allclose(found_vectors, expected_vectors, atol=1e-5))
+    return {"pages": pages, "one_process": local, "ray_two_nodes": on_ray, "same_index": same,
+            "throughput_ratio": round(on_ray["passages_per_s"] / local["passages_per_s"], 3)}
 
 
 def main() -> None:
@@ -97,7 +83,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     results = measure(str(args.pages))
-    print(json.dumps({key: results[key] for key in ("pages", "same_vectors", "throughput_ratio")}))
+    print(json.dumps({key: results[key] for key in ("pages", "same_index", "throughput_ratio")}))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -246,7 +246,7 @@ def summary_rows(results: dict[str, Any], sizes: list[int]) -> list[dict[str, An
     if "ray" in results:
         r = results["ray"]
         others = r["process"]["others_cores"]
-        rows.append(_row("7 scale", f"Ray, 2 local nodes / one process ({r['one_process']['passages']} passages, same vectors: {r['same_vectors']})",
+        rows.append(_row("7 scale", f"Ray, 2 local nodes / one process ({r['one_process']['passages']} passages, same index: {r['same_index']})",
                          r["throughput_ratio"], "x", ">= 0.85", r["throughput_ratio"] >= 0.85, others))
     for key in sorted(k for k in results if k.startswith("engines:")):
         r = results[key]
