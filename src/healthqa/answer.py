@@ -71,7 +71,7 @@ class Assistant:
         query = retrieval_query(question, history)
         query_vector = index.encoder.encode_query(query)
         hits = index.search(query, self.settings.answer_passages, filters=filters, vector=query_vector)
-        if unnamed_terms(index, question, language, hits):  # it names something (a company, a product) no article mentions
+        if unnamed_terms(index, question, language, hits):  # a company, a product… that no article mentions
             return self._abstain(question, language, note, hits or index.search(question, 12, filters=filters))
         if not hits or not self._covered(query, hits, index.settings.languages):
             return self._abstain(question, language, note, hits)
