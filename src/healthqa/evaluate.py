@@ -171,7 +171,8 @@ def evaluate_answers(assistant: "Assistant", questions: Sequence[Question]) -> d
         retrieved = index.search(question.question, assistant.settings.answer_passages)
         outcome = _answer_outcome(question, reply, retrieved)
         target = _article_language(index, question)
-        for group in ("all", question.language, f"{question.language}->{target}"):
+        pairs = [f"{question.language}->{target}"] if target != "?" else []  # no pair without expected articles
+        for group in ("all", question.language, *pairs):
             outcomes[group].append(outcome)
     report: dict[str, Any] = {"groups": {group: _answer_scores(rows) for group, rows in sorted(outcomes.items())}}
     report["unanswerable"] = {
