@@ -11,6 +11,7 @@ from healthqa.selection import (
     announces,
     candidate_sentences,
     choose_quotes,
+    refers_back,
     sentence_features,
     short_answer,
 )
@@ -91,7 +92,8 @@ def test_an_announcement_brings_the_rest_of_its_paragraph_in_french():
     sentences = candidate_sentences([passage])
     assert len(sentences) == 4
     # The topic sentence is the closest; the sentence it precedes announces the list, which comes with it.
-    quotes = choose("Quelles sont les priorités des laboratoires ?", sentences, np.array([0.9, 0.2, 0.3, 0.1]), weights=CLOSENESS_ONLY)
+    quotes = choose("Quelles sont les priorités des laboratoires ?", sentences, np.array([0.9, 0.2, 0.3, 0.1]), weights=CLOSENESS_ONLY,
+                    limits=Limits(sentences=1))
     first = quotes[0].text
     assert first.startswith("Consacrée aux priorités") and first.endswith("mieux connaître les patients par 69 %.")
     assert "Le rapport" not in first  # the next paragraph is not part of the list
@@ -113,7 +115,7 @@ def test_a_question_for_several_things_lifts_the_sentence_that_leads_into_a_list
     text = "Our firm tracks many topics. The goals are as follows. Cut costs by half. Reach ten countries."
     sentences = candidate_sentences([hit(text)])
     closeness = np.array([0.3, 0.2, 0.5, 0.45])
-    single = choose("Which goal came first?", sentences, closeness, weights=CLOSENESS_ONLY)
+    single = choose("Which goal came first?", sentences, closeness, weights=CLOSENESS_ONLY, limits=Limits(sentences=1))
     several = choose("What are the goals?", sentences, closeness, weights=CLOSENESS_ONLY)
     assert single[0].text == "Cut costs by half."
     assert several[0].text == text  # the sentence before the announcement, the announcement and its items
@@ -125,16 +127,51 @@ def test_quotes_keep_to_the_limits_and_never_repeat_a_sentence():
     sentences = candidate_sentences([hit(text)])
     closeness = np.array([0.1, 0.9, 0.1, 1.0])
     quotes = choose("Which priorities do drug makers name?", sentences, closeness, weights=CLOSENESS_ONLY)
-    # The second best sentence, completed by the announcement and its list, would quote the best one again.
+    # The second best sentence, completed by the announcement and its list, runs into the best one: both become
+    # one stretch of the passage, which quotes the best sentence once.
     texts = [q.text for q in quotes]
-    assert texts[0] == "Better adherence was named by 95% of the drug makers surveyed."
+    assert texts[0].startswith("The survey covered") or texts[0].startswith("Drug makers")
+    assert texts[0].endswith("Better adherence was named by 95% of the drug makers surveyed.")
     assert sum(t.count("Better adherence") for t in texts) == 1
     assert [q.score for q in quotes] == sorted((q.score for q in quotes), reverse=True)
     one = choose("Which priorities do drug makers name?", sentences, closeness,
                         weights=CLOSENESS_ONLY, limits=Limits(sentences=1))
     assert len(one) == 1
     narrow = choose("Which priorities do drug makers name?", sentences, closeness, weights=CLOSENESS_ONLY, limits=Limits(margin=0.05))
-    assert [q.text for q in narrow] == texts[:1]
+    assert [q.text for q in narrow] == ["Better adherence was named by 95% of the drug makers surveyed."]
+
+
+def test_sentences_that_refer_back_in_both_languages():
+    assert refers_back("It enrolled 312 patients living in 41 US states.")
+    assert refers_back("They were found by Blackthorn Labs, a security firm in Rotterdam.")
+    assert refers_back("« Elle sera dirigée par Élodie Marchal-Winter. »")
+    assert refers_back("Cette étude a inclus 612 adultes.")
+    assert not refers_back("Italy reported its first cases in February.")
+    assert not refers_back("Cessation of treatment was rare.")
+    assert not refers_back("Iteration counts were small.")
+
+
+def test_a_sentence_that_refers_back_brings_the_one_it_refers_to():
+    text = ("Corvane Biosciences completed enrolment in its remote eczema trial. It enrolled 312 patients in 41 states. "
+            "The drug is a cream.")
+    sentences = candidate_sentences([hit(text)])
+    question = "How many patients took part in Corvane's remote eczema trial?"
+    features = sentence_features(question, sentences, languages=LANGUAGES)
+    referred = FEATURES.index("terms_referred")
+    # "It enrolled…" counts the question's terms of the sentence it refers to; the last sentence does not.
+    assert features[1, referred] > features[1, FEATURES.index("terms")]
+    assert features[2, referred] == features[2, FEATURES.index("terms")]
+    quotes = choose(question, sentences, np.array([0.2, 0.9, 0.1]), weights=CLOSENESS_ONLY, limits=Limits(sentences=1))
+    assert [q.text for q in quotes] == [text[: text.index(" The drug")]]
+
+
+def test_neighbouring_quotes_of_one_passage_become_one_stretch_in_reading_order():
+    text = "Tessellate Health raised $22 million. The round was led by Bluefern Capital. Sales doubled in 2024."
+    sentences = candidate_sentences([hit(text)])
+    quotes = choose("Who led the Series A round of Tessellate Health?", sentences, np.array([0.5, 0.9, 0.1]), weights=CLOSENESS_ONLY,
+                    limits=Limits(margin=0.5))
+    assert quotes[0].text == "Tessellate Health raised $22 million. The round was led by Bluefern Capital."
+    assert len(quotes) == 1
 
 
 def test_short_answer_who_is_the_name_next_to_the_verb():

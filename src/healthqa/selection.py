@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .language import reply_language
 from .lexical import analyse, analyse_query, analyse_words
 from .passages import sentence_spans
 from .questions import (
@@ -26,8 +27,8 @@ class Limits:
     """How much an answer may quote (Settings.answer_sentences, answer_words, answer_margin)."""
 
     sentences: int = 4
-    words: int = 60  # unless the best sentence alone is longer
-    margin: float = 1.5  # how far below the best score a further sentence may be and still be quoted
+    words: int = 62  # unless the best sentence alone is longer
+    margin: float = 5.0  # how far below the best score a further sentence may be and still be quoted
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +70,23 @@ _COUNTS = re.compile(r"\b(?:two|three|four|five|several|deux|trois|quatre|cinq|p
 _ASKS_FOR_SEVERAL = re.compile(r"\b(?:what|which)\s+(?:are|were)\b|\b(?:quels|quelles)\b|\blist\b", re.IGNORECASE)
 _WORD_REST = re.compile(r"(?:[-'’]\w+)*")
 _LIST_ITEM = re.compile(r"^\s*(?:[-–—•*·]|\d+[.)]|[a-z][.)])\s+")
+# A sentence that opens on a pronoun or a demonstrative speaks of what the sentence before it names: "It enrolled
+# 312 patients.", "They were found by Blackthorn Labs.", "Elle sera dirigée par…".
+_REFERS_BACK = re.compile(
+    r"^\W*(?:it|its|they|their|he|his|she|her|this|these|those|such|"
+    r"il|elle|ils|elles|son|sa|ses|leur|leurs|ce|cet|cette|ces|celui-ci|celle-ci|celui-là|celle-là)\b",
+    re.IGNORECASE,
+)
 
 
 # What a sentence is scored on, in the order of FEATURE_WEIGHTS.
 FEATURES = (
     "closeness",  # cosine of the sentence's vector to the question's
+    "closeness_across",  # the same for a sentence in another language than the question's, else 0
     "terms",  # the question's stemmed terms the sentence holds, each weighted by its rarity among the candidates
     "terms_nearby",  # the same, counting the sentences just before and after it in its passage
     "terms_beyond_title",  # the same, counting only terms that the article's title does not already hold
+    "terms_referred",  # the same, adding the sentence before when this one refers back to it ("It enrolled…")
     "pairs",  # share of the question's pairs of consecutive terms found consecutive in the sentence
     "passage",  # the passage's retrieval score relative to the best passage's
     "passage_rank",  # 1 / the passage's rank
@@ -86,17 +96,21 @@ FEATURES = (
     "defines",  # reads like a definition of the term a "what is X?" question asks about
     "new_words",  # share of its terms the question does not hold (low: it restates the question)
     "length",  # log of its word count
+    "across_languages",  # in another language than the question's: its words cannot match the question's
     "leads_into_list",  # announces a list or leads into one, when the question asks for several things
 )
 # One weight per feature: fitted by maximising, over each question, the softmax probability of the sentences that
-# hold a gold answer phrase, on the sample questions and the dev halves of PIAF and COVID-QA counted alike; a
-# non-linear model (gradient-boosted trees) did no better on questions it had not seen (README, "Answers").
-# The last weight, for leads_into_list, is not fitted: such sentences are too rare in the labelled sets (from 0 to 2
-# it changes one COVID-QA answer); 2 lets a list's announcement win over a sentence that only names the topic.
-FEATURE_WEIGHTS = (0.63, 0.76, 0.72, 1.0, 0.31, 0.73, 0.81, 0.39, -0.39, 0.54, 0.11, -0.18, 0.32, 2.0)
+# hold a gold answer phrase, on the sample questions, the dev halves of PIAF and COVID-QA and our cross-language
+# sets counted alike, without a penalty on the weights (a penalty lost 3-8 points of first-quote accuracy on the
+# half of the questions the fit did not see). A non-linear model (gradient-boosted trees) did no better on
+# questions it had not seen (README, "Answers"). The last weight, for leads_into_list, is not fitted: such
+# sentences are too rare in the labelled sets; 4 lets a list's announcement win over a sentence that only names
+# the topic (from 2 to 6 it changes one sample answer).
+FEATURE_WEIGHTS = (6.46, 1.5, -1.55, 2.24, 2.77, 2.6, 6.5, 6.43, -0.14, 1.51, -0.51, 0.95, 3.61, 5.61, 0.1, 1.55, 4.0)
 # Sentences encoded to measure their closeness: the best by every other feature. Encoding is most of an answer's
 # time; on the labelled sets, 12 of the 23-37 candidates give the same answers within one question (README).
 SHORTLIST = 12
+_ACROSS = FEATURES.index("across_languages")
 
 
 def candidate_sentences(hits: Sequence[Hit]) -> list[Sentence]:
@@ -119,7 +133,7 @@ def candidate_sentences(hits: Sequence[Hit]) -> list[Sentence]:
 
 def shortlist(features: np.ndarray, size: int = SHORTLIST, weights: Sequence[float] = FEATURE_WEIGHTS) -> list[int]:
     """The sentences worth encoding: the best `size` by every feature but closeness, in their original order."""
-    partial = features[:, 1:] @ np.asarray(weights[1:])
+    partial = features[:, 2:] @ np.asarray(weights[2:])
     return sorted(int(i) for i in np.argsort(-partial, kind="stable")[:size])
 
 
@@ -138,6 +152,7 @@ def choose_quotes(
         return []
     scored = features.copy()
     scored[:, 0] = np.nan_to_num(closeness, nan=0.0)
+    scored[:, 1] = scored[:, 0] * features[:, _ACROSS]
     scores = list(np.where(np.isnan(closeness), -np.inf, scored @ np.asarray(weights)))
     order = sorted(range(len(sentences)), key=lambda i: -scores[i])
     best = order[0]
@@ -151,20 +166,39 @@ def choose_quotes(
         if i in used:
             continue
         quote = _completed(sentences, i, scores[i])
-        size = _word_count(quote.text)
+        joined = [(n, stretch) for n, q in enumerate(quotes) if (stretch := _joined(q, quote)) is not None]
+        if joined:  # next to, or running into, a quote already chosen: that quote grows into one stretch
+            n, quote = joined[0]
+            size = _word_count(quote.text) - _word_count(quotes[n].text)
+        else:
+            size = _word_count(quote.text)
         covered = _covered(sentences, quote)
-        if spent + size > budget or covered & used:  # a completed sentence may run into one already quoted
+        if spent + size > budget or len(joined) > 1 or (not joined and covered & used):
             continue
-        quotes.append(quote)
+        if joined:
+            quotes[n] = quote
+        else:
+            quotes.append(quote)
         used |= covered
         spent += size
     return quotes
 
 
+def _joined(quote: Quote, other: Quote) -> Quote | None:
+    """One stretch of both quotes when they overlap or only white space separates them; None otherwise."""
+    if quote.hit is not other.hit:
+        return None
+    first, second = sorted((quote, other), key=lambda q: q.start)
+    if second.start > first.end and quote.hit.text[first.end : second.start].strip():
+        return None
+    return Quote(quote.hit, first.start, max(first.end, second.end), quote.score)
+
+
 def sentence_features(question: str, sentences: Sequence[Sentence], *, languages: Sequence[str]) -> np.ndarray:
-    """One row per sentence, one column per name in FEATURES; closeness, which needs the encoder, is left at 0
-    for choose_quotes to fill."""
+    """One row per sentence, one column per name in FEATURES; the closeness columns, which need the encoder, are
+    left at 0 for choose_quotes to fill."""
     kind = question_kind(question)
+    language = reply_language(question)
     asked = set(analyse_query(question, languages))
     asked_pairs = _pairs(_query_sequence(question, languages))
     defined = defined_term(question)
@@ -183,12 +217,15 @@ def sentence_features(question: str, sentences: Sequence[Sentence], *, languages
         title = titles[sentence.hit.article.id]
         around = (stems[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences) and sentences[j].hit is sentence.hit)
         nearby = held.union(*around)
+        referred = [stems[i - 1]] if _antecedent(sentences, i) is not None else []
         holds = kind != OTHER and holds_kind(sentence.text, kind, question)
         rows.append((
+            0.0,
             0.0,
             sum(rarity.get(term, 0.0) for term in held) / total,
             sum(rarity.get(term, 0.0) for term in nearby) / total,
             sum(rarity.get(term, 0.0) for term in held - title) / beyond_total[sentence.hit.article.id],
+            sum(rarity.get(term, 0.0) for term in held.union(*referred)) / total,
             len(asked_pairs & _pairs(sequences[i])) / len(asked_pairs) if asked_pairs else 0.0,
             sentence.hit.score / best_passage,
             1.0 / sentence.hit.rank,
@@ -198,6 +235,7 @@ def sentence_features(question: str, sentences: Sequence[Sentence], *, languages
             float(bool(defined) and defines(sentence.text, defined)),
             len(held - asked) / len(held) if held else 0.0,
             math.log(1 + len(sentence.text.split())),
+            float((sentence.hit.article.language or language) != language),
             float(several and _leads_into_list(sentences, i)),
         ))
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
@@ -316,7 +354,10 @@ def _following(sentences: Sequence[Sentence], index: int) -> list[Sentence]:
 
 def _completed(sentences: Sequence[Sentence], index: int, score: float) -> Quote:
     """A sentence that announces what follows ("Three objectives stand out.") brings the sentences of its
-    paragraph, or the list items, that come after it; a sentence followed by such an announcement brings both."""
+    paragraph, or the list items, that come after it; a sentence followed by such an announcement brings both.
+    A sentence that refers back ("It enrolled 312 patients.") brings the sentence it refers to."""
+    antecedent = _antecedent(sentences, index)
+    start = antecedent.start if antecedent is not None else sentences[index].start
     sentence = sentences[index]
     following = _following(sentences, index)
     if not announces(sentence.text) and following and announces(following[0].text):
@@ -327,7 +368,23 @@ def _completed(sentences: Sequence[Sentence], index: int, score: float) -> Quote
             if other.paragraph != sentence.paragraph and not _LIST_ITEM.match(other.text):
                 break
             end = other.end
-    return Quote(sentence.hit, sentences[index].start, end, score)
+    return Quote(sentence.hit, start, end, score)
+
+
+def refers_back(text: str) -> bool:
+    """Whether a sentence opens on a pronoun or a demonstrative ("It enrolled…", "Cette étude…")."""
+    return bool(_REFERS_BACK.match(text))
+
+
+def _antecedent(sentences: Sequence[Sentence], index: int) -> Sentence | None:
+    """The sentence just before this one in its paragraph, when this one refers back to it."""
+    sentence = sentences[index]
+    if index == 0 or not refers_back(sentence.text):
+        return None
+    previous = sentences[index - 1]
+    if previous.hit is not sentence.hit or sentence.hit.text[previous.end : sentence.start].strip():
+        return None
+    return previous
 
 
 def _covered(sentences: Sequence[Sentence], quote: Quote) -> set[int]:

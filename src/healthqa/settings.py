@@ -48,8 +48,8 @@ class Settings:
     # and how far below the best sentence's score another may be and still be quoted (see selection.py).
     answer_passages: int = 6
     answer_sentences: int = 4
-    answer_words: int = 60
-    answer_margin: float = 1.5
+    answer_words: int = 62
+    answer_margin: float = 5.0
     # Below this similarity of the best passage the assistant says the articles do not cover the question.
     min_score: float = 0.2
     # Most pages read by one `add` (a feed or sitemap can list thousands); most bytes of one page, file or
