@@ -220,3 +220,19 @@ def test_killed_at_a_random_point_the_index_still_answers(small_index: Settings,
     assert report.articles == 44
     leftovers = [p.name for p in small_index.index_dir.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == [], leftovers
+
+
+def test_a_server_following_updates_closes_the_indexes_it_replaced(small_index: Settings, encoder):
+    from healthqa.index import LiveIndex
+
+    first = Index.open(small_index.index_dir, settings=small_index, encoder=encoder)
+    live = LiveIndex(first, grace_seconds=0.0)
+    build(SMALL + [CORPUS / "santenumerique"], settings=small_index, encoder=encoder)
+    second = live.current()
+    assert second is not first and second.search("télésurveillance", k=1)
+    with pytest.raises(Exception, match="closed"):  # the replaced generation's store is closed
+        first.store.stats()
+    kept = LiveIndex(second)  # by default the old index stays open a while for questions still running on it
+    build(SMALL, settings=small_index, encoder=encoder)
+    assert kept.current() is not second and second.search("heart failure", k=1)
+    second.close()

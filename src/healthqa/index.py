@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -306,30 +307,42 @@ class LiveIndex:
     """The newest index published in a folder, for long-running processes (the chat server): before each use,
     one stat of manifest.json; when a build has published a new generation, it is opened and used from then
     on. Questions already running finish on the index they started with; if the new one cannot be opened, the
-    old one keeps serving."""
+    old one keeps serving. A replaced index is closed (its SQLite connection, its engine's client) once
+    `grace_seconds` have passed, far longer than any question takes, so a server that follows many updates
+    does not gather open files."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, *, grace_seconds: float = 60.0) -> None:
         self._index = index
         self._stamp = _manifest_stamp(index.directory)
         self._lock = threading.Lock()
+        self._retired: list[tuple[float, Index]] = []  # (when it was replaced, the replaced index)
+        self.grace_seconds = grace_seconds
         self.reload_error = ""  # why the newest generation could not be opened, if it could not
 
     def current(self) -> Index:
         stamp = _manifest_stamp(self._index.directory)
-        if stamp != self._stamp:
+        if stamp != self._stamp or self._retired:
             with self._lock:
                 if stamp != self._stamp:
                     self._reload(stamp)
+                self._close_retired()
         return self._index
 
     def _reload(self, stamp: tuple[int, ...]) -> None:
         old = self._index
         try:
             self._index = Index.open(old.directory, settings=old.settings, encoder=old.encoder)
+            self._retired.append((time.monotonic(), old))
             self.reload_error = ""
         except (IndexProblem, OSError) as exc:
             self.reload_error = str(exc)
         self._stamp = stamp
+
+    def _close_retired(self) -> None:
+        now = time.monotonic()
+        for replaced_at, index in [entry for entry in self._retired if now - entry[0] >= self.grace_seconds]:
+            index.close()
+            self._retired.remove((replaced_at, index))
 
 
 def _manifest_stamp(directory: Path) -> tuple[int, ...]:
