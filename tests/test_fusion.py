@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from healthqa.fusion import (
+    FOREIGN_SHIFT,
     FUSIONS,
     GAP_SHIFT,
     LEXICAL_WEIGHT_CROSS,
@@ -14,6 +15,7 @@ from healthqa.fusion import (
     Candidate,
     adaptive,
     language_aware,
+    standout,
     top_gap,
 )
 from healthqa.settings import FUSION_METHODS, Settings
@@ -38,6 +40,31 @@ def test_top_gap():
     assert top_gap([10.0, 2.0, 1.0]) == pytest.approx(0.8)
     assert top_gap([1.0, 5.0, 4.0]) == pytest.approx(0.2)  # order of the input does not matter
     assert top_gap([0.0, 0.0]) == 0.0
+
+
+def test_standout():
+    assert standout([]) == 0.0 and standout([3.0]) == 0.0 and standout([0.0, 0.0]) == 0.0
+    assert standout([10.0, 2.0, 4.0]) == pytest.approx(0.7)  # 1 - mean(4, 2) / 10, whatever the order
+    assert standout([4.0, 1.0, 1.0, 0.0], among=3) == pytest.approx(0.75)  # only the best three count
+
+
+def test_a_rare_name_matched_in_another_language_counts_when_nothing_is_in_the_question_language():
+    """A French question over English papers: the dense list is flat and holds none of the question's words;
+    three passages hold its rare name ("Hantaan"), the others in the lexical list only common stems."""
+    flat = [Candidate(i, 0.44 - 0.002 * i, 0.0, "en", dense_rank=i + 1) for i in range(8)]
+    common = [Candidate(20 + i, 0.20, 0.8, "en", lexical_rank=i + 4) for i in range(7)]
+    named = [Candidate(10 + i, 0.32, 3.2 - 0.1 * i, "en", lexical_rank=i + 1) for i in range(3)]
+    candidates = flat + common + named
+    scores = adaptive(candidates, "fr")
+    assert ranked(scores)[:3] == [10, 11, 12]
+    lexical = [c.lexical for c in common + named]
+    dense = [(c.similarity - 0.20) / (0.44 - 0.20) for c in flat]
+    weight = LEXICAL_WEIGHT_CROSS + FOREIGN_SHIFT * (standout(lexical) - standout(dense))
+    assert weight > 0.45
+    assert scores[10] == pytest.approx((1 - weight) * 0.5 + weight * 1.0)
+    # The same lists with one French passage among the candidates: the cross-language weight stays put.
+    with_french = [*candidates, Candidate(99, 0.20, 0.0, "fr", dense_rank=9)]
+    assert ranked(adaptive(with_french, "fr"))[0] == 0
 
 
 def test_a_cross_language_answer_is_not_buried_by_same_language_word_matches():

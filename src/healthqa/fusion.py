@@ -8,7 +8,11 @@ corpus; README "Retrieval" has the figures. Three facts shape it:
   language's lexical scores are scaled against the best passage *of that language*, and words count for more
   when question and passage share a language (LEXICAL_WEIGHT_SAME) than across languages (LEXICAL_WEIGHT_CROSS);
 - how far each list's best candidate stands out of the next one says how sure that retriever is for this
-  question, and shifts the same-language lexical weight towards the surer one (GAP_SHIFT).
+  question, and shifts the same-language lexical weight towards the surer one (GAP_SHIFT);
+- when no candidate is in the question's language (a French question over English papers), words can only match
+  through names, numbers and shared technical terms; how far the best lexical candidate stands out of the
+  others then shifts the cross-language weight (FOREIGN_SHIFT): a rare name matched in three passages
+  ("Hantaan") says more than common stems matched everywhere.
 The previous default ("language-aware"), plain weighted scores and reciprocal rank are kept for
 `healthqa eval --compare`."""
 
@@ -27,6 +31,10 @@ LEXICAL_WEIGHT = 0.2
 LEXICAL_WEIGHT_SAME = 0.6
 LEXICAL_WEIGHT_CROSS = 0.2
 GAP_SHIFT = 0.3
+# The cross-language weight's shift when no candidate shares the question's language, and how many of each
+# list's best scores `standout` compares the first with.
+FOREIGN_SHIFT = 0.6
+STANDOUT_OF = 10
 RRF_K = 60
 RECENCY_HALF_LIFE_DAYS = 365.0
 
@@ -46,7 +54,8 @@ class Candidate:
 def adaptive(candidates: Sequence[Candidate], question_language: str, weight: float = LEXICAL_WEIGHT_SAME) -> dict[int, float]:
     """(1 - w) × cosine rescaled to 0..1 over the candidates + w × BM25 / best BM25 of the passage's language, where
     w is `weight` (shifted by the lists' confidence) for passages in the question's language and
-    LEXICAL_WEIGHT_CROSS for the others."""
+    LEXICAL_WEIGHT_CROSS for the others (shifted by the lists' standout when no passage is in the question's
+    language)."""
     if not candidates:
         return {}
     lexical = _scaled_per_language(candidates)
@@ -58,9 +67,13 @@ def adaptive(candidates: Sequence[Candidate], question_language: str, weight: fl
     dense_listed = [dense[c.id] for c in candidates if c.dense_rank is not None]
     shift = GAP_SHIFT * (top_gap(same_language) - top_gap(dense_listed))
     same = min(0.95, max(0.05, weight + shift))
+    cross = LEXICAL_WEIGHT_CROSS
+    if all(c.language != question_language for c in candidates):
+        listed = [c.lexical for c in candidates if c.lexical_rank is not None]
+        cross = min(0.95, max(0.05, cross + FOREIGN_SHIFT * (standout(listed) - standout(dense_listed))))
     scores = {}
     for c in candidates:
-        w = same if c.language == question_language else LEXICAL_WEIGHT_CROSS
+        w = same if c.language == question_language else cross
         scores[c.id] = (1 - w) * dense[c.id] + w * lexical[c.id]
     return scores
 
@@ -71,6 +84,15 @@ def top_gap(scores: Sequence[float]) -> float:
         return 0.0
     first, second = sorted(scores, reverse=True)[:2]
     return (first - second) / first if first > 0 else 0.0
+
+
+def standout(scores: Sequence[float], among: int = STANDOUT_OF) -> float:
+    """How far the best score stands out of the next ones (up to `among` - 1 of them), as a share of the best:
+    1 - their mean / the best; 0 without a second score or a positive best."""
+    best = sorted(scores, reverse=True)[:among]
+    if len(best) < 2 or best[0] <= 0:
+        return 0.0
+    return 1 - sum(best[1:]) / (len(best) - 1) / best[0]
 
 
 def _scaled_per_language(candidates: Sequence[Candidate]) -> dict[int, float]:

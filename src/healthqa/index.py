@@ -27,11 +27,12 @@ from .embed import Encoder, model_display_name
 from .errors import ConfigError, IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
 from .fusion import FUSIONS, Candidate, recency_boost
 from .language import reply_language
-from .lexical import LexicalIndex, analyse_query
+from .lexical import LexicalIndex, analyse_query, query_terms_by_language
+from .proximity import PROXIMITY_WEIGHT, pair_bonus, question_pairs
 from .records import Filters, Hit
 from .segments import disk_size, fsync_dir, load_segment, searched_together
 from .settings import RETRIEVAL_MODES, Settings
-from .store import SegmentRecord, Store
+from .store import PassageFacts, SegmentRecord, Store
 from .vectors import SegmentedVectors
 
 if TYPE_CHECKING:
@@ -250,6 +251,7 @@ class Index:
         else:
             dense_rank = {i: r for r, i in enumerate(dense, 1)}
             lexical_rank = {i: r for r, i in enumerate(lexical, 1)}
+            lexical = self._with_proximity(query, lexical, facts)
             candidates = [
                 Candidate(i, similarity[i], lexical.get(i, 0.0), facts[i].language, dense_rank.get(i), lexical_rank.get(i))
                 for i in ids if i in facts
@@ -258,6 +260,23 @@ class Index:
         scores = recency_boost(scores, {i: f.date for i, f in facts.items()}, self.settings.recency)
         ranked = sorted(scores, key=lambda i: scores[i], reverse=True)
         return [(i, scores[i], similarity[i], facts[i].article_id) for i in ranked if i in facts]
+
+    def _with_proximity(self, query: str, lexical: dict[int, float], facts: dict[int, PassageFacts]) -> dict[int, float]:
+        """BM25 scores of the lexical candidates plus the proximity bonus (proximity.py) of each, the question's
+        terms taken as the passage's language analyses them. Local indexes only: a search engine's BM25 has
+        other units and its idf is not at hand."""
+        if self.lexical is None or not lexical:
+            return lexical
+        by_language = query_terms_by_language(query, self.settings.languages)
+        pairs = {language: question_pairs(terms) for language, terms in by_language.items()}
+        idf = {term: self.lexical.idf(term) for terms in by_language.values() for term in terms}
+        stored = self.store.passage_terms(list(lexical))
+        boosted = dict(lexical)
+        for passage_id, score in lexical.items():
+            language_pairs = pairs.get(facts[passage_id].language) if passage_id in facts else None
+            if language_pairs and passage_id in stored:
+                boosted[passage_id] = score + PROXIMITY_WEIGHT * pair_bonus(language_pairs, stored[passage_id], idf.__getitem__)
+        return boosted
 
     def _hits(self, ranked: list[tuple[int, float, float, str]], k: int) -> list[Hit]:
         """The first k, no more than settings.per_article from one article, so one story cannot fill the list."""

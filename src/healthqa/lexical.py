@@ -84,6 +84,14 @@ def analyse_query(text: str, languages: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(term for language in languages for term in _stems(words, language)))
 
 
+def query_terms_by_language(text: str, languages: Iterable[str]) -> dict[str, list[str]]:
+    """The question's terms in order, repeats kept, as each language's passages were analysed (the stop words
+    of every language off, as in analyse_query): where the question's words stand next to each other."""
+    languages = list(languages)
+    words = _content_words(text, frozenset().union(*(_stop_words(language) for language in languages)))
+    return {language: _stems(words, language) for language in languages}
+
+
 def _content_words(text: str, stop: frozenset[str]) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in stop and w not in _ELIDED and (len(w) > 1 or w.isdigit())]
 

@@ -307,6 +307,15 @@ class Store:
             )
         return {row[0]: PassageFacts(*row[1:]) for row in rows}
 
+    def passage_terms(self, ids: Sequence[int]) -> dict[int, str]:
+        """The BM25 terms of passages, space-separated in text order: where the question's words stand in them."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._query(f"SELECT id, terms FROM passages WHERE id IN ({marks})", [int(i) for i in ids])
+        return {row[0]: row[1] for row in rows}
+
     def passage_ids(self, filters: Filters) -> list[int]:
         """Ids of the passages whose article passes the filters."""
         clauses, params = [], []
