@@ -395,7 +395,7 @@ def hybrid_stage(folder: str, size: int, reps: int = 3) -> dict:
     index.close()
     return {
         "size": size,
-        "kind": index.vectors.kind,
+        "kind": index.engine.index_type,
         "open_s": round(open_s, 2),
         "opened_rss_mb": round(opened_mb),
         "search": search,

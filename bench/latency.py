@@ -43,7 +43,6 @@ def search_latencies(index, texts: list[str], reps: int, k: int = 10, modes=("hy
 def search_parts(index, texts: list[str], reps: int, k: int = 10) -> dict:  # type: ignore[no-untyped-def]
     """What Index.search spends where, piece by piece, with its own arguments (pool = max(4k, 40) per retriever)."""
     from healthqa.index import CANDIDATES_MIN, CANDIDATES_PER_RESULT
-    from healthqa.lexical import analyse_query
 
     pool = max(k * CANDIDATES_PER_RESULT, CANDIDATES_MIN)
     parts: dict[str, list[float]] = {"encode_query": [], "faiss": [], "bm25": [], "reconstruct": [], "facts_lookup": [], "passages_lookup": [], "candidates": []}
@@ -53,16 +52,16 @@ def search_parts(index, texts: list[str], reps: int, k: int = 10) -> dict:  # ty
             vector = index.encoder.encode_query(text)
             parts["encode_query"].append(time.perf_counter() - clock)
             clock = time.perf_counter()
-            _, dense_ids = index.vectors.search(vector, pool)
+            dense_ids = [i for i, _ in index.engine.search_dense(vector, pool)]
             parts["faiss"].append(time.perf_counter() - clock)
             clock = time.perf_counter()
-            _, lexical_ids = index.lexical.search(analyse_query(text, index.settings.languages), pool)
+            lexical_ids = [i for i, _ in index.engine.search_lexical(text, pool)]
             parts["bm25"].append(time.perf_counter() - clock)
-            ids = list(dict.fromkeys([int(i) for i in dense_ids if i >= 0] + [int(i) for i in lexical_ids]))
+            ids = list(dict.fromkeys(dense_ids + lexical_ids))
             parts["candidates"].append(len(ids))
-            dense_set = {int(i) for i in dense_ids}
+            dense_set = set(dense_ids)
             clock = time.perf_counter()
-            index.vectors.vectors([i for i in ids if i not in dense_set]) @ vector  # lexical-only candidates
+            index.engine.vectors([i for i in ids if i not in dense_set]) @ vector  # lexical-only candidates
             parts["reconstruct"].append(time.perf_counter() - clock)
             clock = time.perf_counter()
             index.store.passage_facts(ids)

@@ -41,7 +41,7 @@ def contents(index_dir: Path) -> tuple[list, np.ndarray]:
             "SELECT source, reason FROM skipped ORDER BY source")]
     index = Index.open(index_dir, settings=Settings(index_dir=index_dir))
     try:
-        vectors = index.vectors.vectors([row[0] for row in rows[1]])
+        vectors = index.engine.vectors([row[0] for row in rows[1]])
     finally:
         index.close()
     return rows, vectors

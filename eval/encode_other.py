@@ -17,6 +17,7 @@ from healthqa.build import _encoder_inputs_of  # noqa: E402
 from healthqa.embed import Encoder  # noqa: E402
 from healthqa.evaluate import load_questions  # noqa: E402
 from healthqa.index import Index  # noqa: E402
+from healthqa.records import Filters  # noqa: E402
 
 
 def other_encoder(name: str):
@@ -38,7 +39,7 @@ if __name__ == "__main__":
     question_files = sys.argv[4:]
     passages, query = other_encoder(name)
     with Index.open(index_dir) as index:
-        ids = index.lexical.ids.tolist()
+        ids = sorted(index.store.passage_ids(Filters()))
         store = index.directory / index.manifest.store_file
         texts = _encoder_inputs_of(store, ids, index.encoder)
     target = Path(out + ".passages.npy")

@@ -58,7 +58,7 @@ def _contents(index_dir: Path) -> dict[str, list]:
             ("skipped", "SELECT source, reason FROM skipped ORDER BY source"))}
     index = Index.open(index_dir, settings=Settings(index_dir=index_dir))
     try:
-        contents["vectors"] = index.vectors.vectors([row[0] for row in contents["passages"]])
+        contents["vectors"] = index.engine.vectors([row[0] for row in contents["passages"]])
     finally:
         index.close()
     return contents

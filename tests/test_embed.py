@@ -52,7 +52,7 @@ def test_an_index_built_with_e5_is_searched_with_e5_only(tmp_path: Path, e5):
     settings = Settings(index_dir=tmp_path / "index", model=E5_MODEL, min_words=10)
     build([pages], settings=settings, encoder=e5)
     with Index.open(settings.index_dir, settings=settings, encoder=e5) as index:
-        assert index.manifest.model == E5_MODEL and index.vectors.dimension == 384
+        assert index.manifest.model == E5_MODEL and index.engine.dimension == 384
         hits = index.search("Which dynasty first unified China?", 2)
         assert hits[0].article.title == "Page 1"
     with pytest.raises(IndexMismatch, match=E5_MODEL):

@@ -167,7 +167,7 @@ def test_a_sentence_transformers_model_by_name(tmp_path: Path):
     encoder = Encoder(settings.model)
     build(SMALL, settings=settings, encoder=encoder)
     with Index.open(settings.index_dir, settings=settings, encoder=encoder) as index:
-        assert index.manifest.model == "all-MiniLM-L6-v2" and index.vectors.dimension == 384
+        assert index.manifest.model == "all-MiniLM-L6-v2" and index.engine.dimension == 384
         hits = index.search("connected insulin pen price", 3)
         assert hits and all(0 < hit.similarity <= 1 for hit in hits)
     with pytest.raises(IndexMismatch, match="all-MiniLM-L6-v2"):

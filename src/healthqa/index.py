@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .backends.local import LocalFiles
 from .embed import Encoder, model_display_name
 from .errors import ConfigError, IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
 from .fusion import FUSIONS, Candidate, recency_boost
 from .language import reply_language
-from .lexical import LexicalIndex, analyse_query, query_terms_by_language
+from .lexical import LexicalIndex, query_terms_by_language
 from .proximity import PROXIMITY_WEIGHT, pair_bonus, question_pairs
 from .records import Filters, Hit
 from .segments import disk_size, fsync_dir, load_segment, searched_together
@@ -36,7 +37,7 @@ from .store import PassageFacts, SegmentRecord, Store
 from .vectors import SegmentedVectors
 
 if TYPE_CHECKING:
-    from .backends import Engine
+    from .backends import Searcher
 
 FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
@@ -124,16 +125,11 @@ def raw_manifest_files(index_dir: Path) -> set[str]:
 class Index:
     """An opened index: load once, search many times (thread-safe)."""
 
-    def __init__(
-        self, directory: Path, manifest: Manifest, store: Store, vectors: SegmentedVectors | None, lexical: LexicalIndex | None,
-        encoder: Encoder, settings: Settings, engine: "Engine | None" = None,
-    ) -> None:
+    def __init__(self, directory: Path, manifest: Manifest, store: Store, engine: "Searcher", encoder: Encoder, settings: Settings) -> None:
         self.directory = directory
-        self.engine = engine  # a search engine holding the vectors and BM25 (backends/), or None: the local files
         self.manifest = manifest
         self.store = store
-        self.vectors = vectors
-        self.lexical = lexical
+        self.engine = engine  # what holds the vectors and BM25: the folder's own segments, or Milvus (backends/)
         self.encoder = encoder
         self.settings = settings
 
@@ -171,7 +167,7 @@ class Index:
             store.close()
             raise
         encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
-        return cls(directory, manifest, store, vectors, lexical, encoder, settings)
+        return cls(directory, manifest, store, LocalFiles(vectors, lexical, store, settings.languages), encoder, settings)
 
     @classmethod
     def _open_with_engine(cls, directory: Path, manifest: Manifest, store: Store, settings: Settings, encoder: Encoder | None) -> "Index":
@@ -185,7 +181,7 @@ class Index:
             store.close()
             raise
         encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
-        return cls(directory, manifest, store, None, None, encoder, settings, engine=engine)
+        return cls(directory, manifest, store, engine, encoder, settings)
 
     def search(
         self,
@@ -216,21 +212,9 @@ class Index:
             raise IndexMismatch(
                 f"the model gives vectors of {vector.shape[0]} dimensions but the index holds {self.manifest.dimension}; rebuild it"
             )
-        dense: dict[int, float] = {}
-        lexical: dict[int, float] = {}
-        if self.engine is not None:  # filters go to the engine, which applies them inside its searches
-            if mode != "lexical":
-                dense = dict(self.engine.search_dense(vector, pool, filters))
-            if mode != "dense":
-                lexical = dict(self.engine.search_lexical(query, pool, filters))
-        else:
-            allowed = self.store.passage_ids(filters) if filters else None
-            if mode != "lexical":
-                scores, ids = self.vectors.search(vector, pool, allowed)
-                dense = {int(i): float(s) for s, i in zip(scores, ids) if i >= 0}
-            if mode != "dense":
-                scores, ids = self.lexical.search(analyse_query(query, self.settings.languages), pool, allowed)
-                lexical = {int(i): float(s) for s, i in zip(scores, ids)}
+        # filters go to the engine, which applies them inside its searches
+        dense = dict(self.engine.search_dense(vector, pool, filters)) if mode != "lexical" else {}
+        lexical = dict(self.engine.search_lexical(query, pool, filters)) if mode != "dense" else {}
         ranked = self._rank(query, vector, dense, lexical, mode, fusion)
         return self._hits(ranked, k)
 
@@ -241,7 +225,7 @@ class Index:
         ids = list(dict.fromkeys([*dense, *lexical]))
         missing = [i for i in ids if i not in dense]
         similarity = dict(dense)
-        stored = self.engine.vectors(missing) if self.engine is not None else self.vectors.vectors(missing)
+        stored = self.engine.vectors(missing)
         similarity.update(zip(missing, (stored @ vector).tolist()))
         facts = self.store.passage_facts(ids)
         if mode == "dense":
@@ -263,13 +247,13 @@ class Index:
 
     def _with_proximity(self, query: str, lexical: dict[int, float], facts: dict[int, PassageFacts]) -> dict[int, float]:
         """BM25 scores of the lexical candidates plus the proximity bonus (proximity.py) of each, the question's
-        terms taken as the passage's language analyses them. Local indexes only: a search engine's BM25 has
-        other units and its idf is not at hand."""
-        if self.lexical is None or not lexical:
-            return lexical
+        terms taken as the passage's language analyses them. Only where the engine gives BM25's idf (the local
+        segments): Milvus's BM25 has other units and keeps its statistics."""
         by_language = query_terms_by_language(query, self.settings.languages)
+        idf = {term: self.engine.idf(term) for terms in by_language.values() for term in terms}
+        if not lexical or any(weight is None for weight in idf.values()):
+            return lexical
         pairs = {language: question_pairs(terms) for language, terms in by_language.items()}
-        idf = {term: self.lexical.idf(term) for terms in by_language.values() for term in terms}
         stored = self.store.passage_terms(list(lexical))
         boosted = dict(lexical)
         for passage_id, score in lexical.items():
@@ -302,7 +286,7 @@ class Index:
             index=str(self.directory),
             model=self.manifest.model,
             retrieval=self.settings.retrieval,
-            vector_index=f"{self.engine.kind} ({self.engine.index_type})" if self.engine is not None else self.vectors.kind,
+            vector_index=self.engine.index_type if self.engine.kind == "local" else f"{self.engine.kind} ({self.engine.index_type})",
             dimension=self.manifest.dimension,
             built_at=self.manifest.built_at,
             format_version=self.manifest.format_version,
@@ -312,8 +296,7 @@ class Index:
 
     def close(self) -> None:
         self.store.close()
-        if self.engine is not None:
-            self.engine.close()
+        self.engine.close()
 
     def __enter__(self) -> "Index":
         return self

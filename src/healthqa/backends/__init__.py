@@ -9,9 +9,10 @@ segments up to the one the manifest publishes, so rows written by an update that
 was killed) stay invisible, and are discarded by the next update. Removed passages are deleted once the
 update that removes them is published.
 
-Engines: `milvus` (milvus.py: Milvus Lite in the index folder, or a Milvus server or cluster by URL). The
-local FAISS + bm25s files are the default index and need no engine object. Each engine's client library is
-an optional dependency, imported only by its module."""
+Engines: `local` (local.py: the index folder's own FAISS and BM25 segments, the default, written by the build
+and the merge and so searched only through this interface) and `milvus` (milvus.py: Milvus Lite in the index
+folder, or a Milvus server or cluster by URL, written through it too). Each engine's client library is an
+optional dependency, imported only by its module."""
 
 from __future__ import annotations
 
@@ -47,11 +48,33 @@ class Entry:
     segment: int  # the update that wrote it; visible once the manifest publishes this segment
 
 
-class Engine(Protocol):
-    """What an index needs from a search engine."""
+class Searcher(Protocol):
+    """What searching an index needs from the engine that holds its vectors and BM25."""
 
     kind: str
     index_type: str  # of the vector index, as the engine names it
+
+    def search_dense(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> Scored:
+        """The k nearest passages by inner product (cosine: the vectors are normalised)."""
+
+    def search_lexical(self, query: str, k: int, filters: Filters | None = None) -> Scored:
+        """The k best passages by BM25, the query analysed in each indexed language."""
+
+    def idf(self, term: str) -> float | None:
+        """BM25's weight of an analysed term over the index, or None when the engine does not expose it."""
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these passages, in order."""
+
+    def count(self) -> int:
+        """Visible passages."""
+
+    def close(self) -> None: ...
+
+
+class Engine(Searcher, Protocol):
+    """A search engine that is also written through this interface (a server, not the index's own files)."""
+
     published: int  # the last update searches see
 
     def upsert(self, entries: Sequence[Entry]) -> None:
@@ -65,20 +88,6 @@ class Engine(Protocol):
 
     def publish(self, segment: int) -> None:
         """Make every row up to `segment` durable and visible to searches from now on."""
-
-    def search_dense(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> Scored:
-        """The k nearest passages by inner product (cosine: the vectors are normalised)."""
-
-    def search_lexical(self, query: str, k: int, filters: Filters | None = None) -> Scored:
-        """The k best passages by BM25, the query analysed in each indexed language."""
-
-    def vectors(self, ids: Sequence[int]) -> np.ndarray:
-        """The stored vectors of these passages, in order."""
-
-    def count(self) -> int:
-        """Visible passages."""
-
-    def close(self) -> None: ...
 
 
 LITE_FILE = "milvus.db"  # the default Milvus URI: a Milvus Lite file inside the index folder

@@ -220,6 +220,10 @@ class MilvusEngine:
         found = self._call("search", lambda: self._client.hybrid_search(self.collection, requests, fuse, limit=k, timeout=TIMEOUT))
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
 
+    def idf(self, term: str) -> float | None:
+        """Milvus keeps its BM25 statistics to itself (and scores in its own units): no proximity bonus here."""
+        return None
+
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         if not ids:
             return np.zeros((0, self.dimension), dtype=np.float32)
