@@ -99,9 +99,9 @@ FEATURES = (
     "across_languages",  # in another language than the question's; weight 0, it only feeds closeness_across
     "leads_into_list",  # announces a list or leads into one, when the question asks for several things
 )
-# One weight per feature: fitted by maximising, over each question, the softmax probability of the sentences that
-# hold a gold answer phrase, on the sample questions, the dev halves of PIAF and COVID-QA and our cross-language
-# sets counted alike, without a penalty on the weights (a penalty lost 3-8 points of first-quote accuracy on the
+# One weight per feature (eval/fit_answers.py): fitted by maximising, over each question, the softmax probability
+# of the sentences that hold a gold answer phrase, on the sample questions, the dev halves of PIAF and COVID-QA and
+# our cross-language sets, every question counted alike, without a penalty on the weights (a penalty lost 3-8 points of first-quote accuracy on the
 # half of the questions the fit did not see). A non-linear model (gradient-boosted trees) did no better on
 # questions it had not seen (README, "Answers"). The last weight, for leads_into_list, is not fitted: such
 # sentences are too rare in the labelled sets; 4 lets a list's announcement win over a sentence that only names
