@@ -383,7 +383,8 @@ def _write_generation(
 
     clock = time.perf_counter()
     apply = dict(removed_articles=changes.removed_articles, forgotten_sources=changes.forgotten_sources, articles=changes.articles,
-                 passages=new_passages, skipped=changes.skipped, also_at=changes.also_at, segment=record, state=state)
+                 passages=new_passages, skipped=changes.skipped, also_at=changes.also_at, segment=record, state=state,
+                 count_terms=bool(engine_info))
     timings["store"] = 0.0
     if previous is None:
         store_name = f"store-{generation}.sqlite"

@@ -28,7 +28,7 @@ from .embed import Encoder, model_display_name
 from .errors import ConfigError, IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
 from .fusion import FUSIONS, Candidate, recency_boost
 from .language import reply_language
-from .lexical import LexicalIndex, query_terms_by_language
+from .lexical import LexicalIndex, bm25_idf, query_terms_by_language
 from .proximity import PROXIMITY_WEIGHT, pair_bonus, question_pairs
 from .records import Filters, Hit
 from .segments import disk_size, fsync_dir, load_segment, searched_together
@@ -247,11 +247,10 @@ class Index:
 
     def _with_proximity(self, query: str, lexical: dict[int, float], facts: dict[int, PassageFacts]) -> dict[int, float]:
         """BM25 scores of the lexical candidates plus the proximity bonus (proximity.py) of each, the question's
-        terms taken as the passage's language analyses them. Only where the engine gives BM25's idf (the local
-        segments): Milvus's BM25 has other units and keeps its statistics."""
+        terms taken as the passage's language analyses them."""
         by_language = query_terms_by_language(query, self.settings.languages)
-        idf = {term: self.engine.idf(term) for terms in by_language.values() for term in terms}
-        if not lexical or any(weight is None for weight in idf.values()):
+        idf = self._term_weights({term for terms in by_language.values() for term in terms})
+        if not lexical or idf is None:
             return lexical
         pairs = {language: question_pairs(terms) for language, terms in by_language.items()}
         stored = self.store.passage_terms(list(lexical))
@@ -261,6 +260,17 @@ class Index:
             if language_pairs and passage_id in stored:
                 boosted[passage_id] = score + PROXIMITY_WEIGHT * pair_bonus(language_pairs, stored[passage_id], idf.__getitem__)
         return boosted
+
+    def _term_weights(self, terms: set[str]) -> dict[str, float] | None:
+        """BM25's idf of analysed terms: from the engine (the local segments), or, for an engine that keeps its
+        statistics to itself (Milvus), from the passage counts the store keeps for it; None when neither can."""
+        weights = {term: self.engine.idf(term) for term in terms}
+        if all(weight is not None for weight in weights.values()):
+            return weights  # type: ignore[return-value]
+        counts = self.store.document_frequencies(terms)
+        if counts is None:  # an index built before the store counted terms
+            return None
+        return {term: bm25_idf(counts[term], self.manifest.passages) for term in terms}
 
     def _hits(self, ranked: list[tuple[int, float, float, str]], k: int) -> list[Hit]:
         """The first k, no more than settings.per_article from one article, so one story cannot fill the list."""

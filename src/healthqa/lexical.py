@@ -280,8 +280,7 @@ class LexicalIndex:
         return tf
 
     def idf(self, term: str) -> float:
-        df = self.document_frequency(term)
-        return math.log(1 + (self.size - df + 0.5) / (df + 0.5)) if df else 0.0
+        return bm25_idf(self.document_frequency(term), self.size)
 
     def search(self, terms: Sequence[str], k: int, allowed_ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the k best-scoring live passages that contain at least one term, best first."""
@@ -321,6 +320,13 @@ class LexicalIndex:
         scores, ids = np.concatenate(found_scores), np.concatenate(found_ids)
         order = np.lexsort((ids, -scores))[:k]  # best first; equal scores by id, whichever segment holds them
         return scores[order].astype(np.float32), ids[order]
+
+
+def bm25_idf(passages_with_term: int, passages: int) -> float:
+    """BM25's idf (Lucene's, never negative); 0 for a term no passage holds."""
+    if not passages_with_term:
+        return 0.0
+    return math.log(1 + (passages - passages_with_term + 0.5) / (passages_with_term + 0.5))
 
 
 def _rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:

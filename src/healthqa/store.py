@@ -44,6 +44,7 @@ CREATE TABLE segments (                      -- the folders that index the passa
     kind TEXT NOT NULL, sizes TEXT NOT NULL   -- JSON {"vectors": bytes, "lexical": bytes}
 );
 CREATE TABLE tombstones (id INTEGER PRIMARY KEY);  -- removed passages still inside a segment
+CREATE TABLE term_counts (term TEXT PRIMARY KEY, passages INTEGER NOT NULL) WITHOUT ROWID;  -- see count_terms
 CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);  -- generation, built_at, next_passage_id
 """
 _ARTICLE_COLUMNS = "id, url, title, text, site, author, date, language, source, also_at"
@@ -143,13 +144,19 @@ class Store:
         also_at: Mapping[str, Sequence[str]] = {},
         segment: SegmentRecord | None = None,
         state: Mapping[str, str] = {},
+        count_terms: bool = False,
     ) -> int:
         """One transaction: remove articles (their passages become tombstones in their segments) and the skip
         records of sources read again, then add articles (with their page hash and simhash), passages, skip
-        records (with page hash), the segment that indexes the new passages and the new state. Returns the
-        number of passages removed."""
+        records (with page hash), the segment that indexes the new passages and the new state. With
+        `count_terms`, how many live passages hold each BM25 term is kept up to date (document_frequencies):
+        what an index whose search engine keeps BM25's statistics to itself needs. Returns the number of
+        passages removed."""
         with self._db:
             removed = [(article_id,) for article_id in removed_articles]
+            passages = list(passages)
+            if count_terms:
+                self._count_terms(removed, passages)
             self._db.executemany(
                 "INSERT OR IGNORE INTO tombstones (id) SELECT id FROM passages WHERE article_id = ?", removed
             )
@@ -184,6 +191,31 @@ class Store:
                 self._insert_segment(segment)
             self._set_state(state)
         return dropped
+
+    def _count_terms(self, removed: Sequence[tuple[str]], added: Sequence[NewPassage]) -> None:
+        self._db.execute("CREATE TABLE IF NOT EXISTS term_counts (term TEXT PRIMARY KEY, passages INTEGER NOT NULL) WITHOUT ROWID")
+        change: Counter[str] = Counter()
+        for (article_id,) in removed:
+            for (terms,) in self._db.execute("SELECT terms FROM passages WHERE article_id = ?", (article_id,)):
+                change.subtract(set(terms.split()))
+        for passage in added:
+            change.update(set(passage.terms.split()))
+        self._db.executemany(
+            "INSERT INTO term_counts (term, passages) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET passages = passages + excluded.passages",
+            ((term, count) for term, count in change.items() if count),
+        )
+        self._db.execute("DELETE FROM term_counts WHERE passages <= 0")
+        self._db.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('counts_terms', '1')")
+
+    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int] | None:
+        """Live passages holding each term (0 when none), or None when this store does not count terms."""
+        wanted = sorted(set(terms))
+        with self._lock:
+            if not self._query("SELECT 1 FROM state WHERE key = 'counts_terms' AND value = '1'"):
+                return None
+            marks = ",".join("?" * len(wanted))
+            found = dict(self._query(f"SELECT term, passages FROM term_counts WHERE term IN ({marks})", wanted)) if wanted else {}
+        return {term: int(found.get(term, 0)) for term in wanted}
 
     def replace_segments(self, merged: Sequence[str], segment: SegmentRecord, dropped_tombstones: Sequence[int], state: Mapping[str, str]) -> None:
         """A merge's publication, in one transaction: `segment` replaces the `merged` ones, whose tombstones

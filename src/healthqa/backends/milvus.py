@@ -221,7 +221,7 @@ class MilvusEngine:
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
 
     def idf(self, term: str) -> float | None:
-        """Milvus keeps its BM25 statistics to itself (and scores in its own units): no proximity bonus here."""
+        """Milvus keeps its BM25 statistics to itself: the index reads passage counts from the store instead."""
         return None
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
