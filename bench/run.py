@@ -329,6 +329,14 @@ def summary_rows(results: dict[str, Any], sizes: list[int]) -> list[dict[str, An
                                   + f"child process {m['wall_s']:.0f} s with start-up; "
                                   + "stages " + " / ".join(f"{k} {v:.1f}" for k, v in m["report"]["timings"].items())
                                   + f"; peak RSS {m['peak_rss_mb']:,} MB"))
+            rebuilt = u.get("rebuild")
+            if rebuilt:
+                rebuild_s = rebuilt["report"]["seconds"]
+                rows.append(_row(usection, "merge --rebuild (the base graph anew)", round(rebuild_s, 1), "s", "<= full build" if reference else "",
+                                 (rebuild_s <= reference) if reference else None, others,
+                                 note=(f"previous format's full index build {reference:.0f} s; " if reference else "")
+                                      + "stages " + " / ".join(f"{k} {v:.1f}" for k, v in rebuilt["report"]["timings"].items())
+                                      + f"; peak RSS {rebuilt['peak_rss_mb']:,} MB"))
             rows.append(_row(usection, "searches answered during the merge", m["searches"], "", others=others,
                              note=f"p50 {during.get('p50_ms', 0):.1f} ms, p95 {during.get('p95_ms', 0):.1f} ms; {m['searches_changed']} with other results"))
         if f and lx and st:

@@ -15,12 +15,14 @@ in this order, all in one process except the merge:
     merge             `healthqa merge --json` in a child process, timed, its peak memory read at exit, while
                       this process keeps searching, a question every PAUSE_S seconds (every answer checked to
                       be the one given before the merge; p50 during the merge)
-    search            the index with the first updates' segments, the one at the limit and the merged one answer
-                      the same questions in turn, `reps` rounds (so that other processes' load falls on the three
-                      alike): p50/p95 of each, and the ratios to the merged index
+    search            the index as built, the one with the first updates' segments, the one at the limit and the
+                      merged one answer the same questions in turn, `reps` rounds (so that other processes' load
+                      falls on all alike): p50/p95 of each, the ratios to the merged index and to the one as built,
+                      and the dense search alone
+    rebuild           `healthqa merge --rebuild --json` in a child process: the base graph built anew
 
-Ratios: search p50 with pending segments / merged p50 (target <= 1.20), merge time / the previous format's
-full index build at this size (HNSW build + bm25s build + store copy and read + cache read, from the other
+Ratios: search p50 with pending segments / merged p50 (target <= 1.20), merge and rebuild time / the previous
+format's full index build at this size (HNSW build + bm25s build + store copy and read + cache read, from the other
 stages of the same run; target <= 1)."""
 
 from __future__ import annotations
@@ -127,7 +129,24 @@ def updates_stage(folder: str, size: int, reps: int = 2, adds: int = 10, removes
     pending.close()
     result["rss_mb_end"] = round(rss_mb())
     merged.close()
+    result["rebuild"] = _rebuild(index_dir)
+    note(f"{size:,}: merge --rebuild {result['rebuild']['wall_s']:.0f} s")
     return result
+
+
+def _rebuild(index_dir: Path) -> dict:
+    """`healthqa merge --rebuild --json` in a child process, nothing else running: the base graph built anew,
+    what a merge does once a tenth of the passages are removed."""
+    command = [sys.executable, "-m", "healthqa", "merge", "--rebuild", "--json", "--index", str(index_dir)]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **ENV, "PYTHONPATH": str(ROOT / "src")},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    out, err = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
+    if status != 0:
+        raise RuntimeError(f"healthqa merge --rebuild failed: {err[-2000:]}")
+    return {"wall_s": round(wall, 2), "report": json.loads(out), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
 
 
 def _interleaved_dense(indexes: dict, texts: list[str]) -> dict:  # type: ignore[type-arg]
