@@ -313,9 +313,19 @@ def summary_rows(results: dict[str, Any], sizes: list[int]) -> list[dict[str, An
                 part = dense.get(key.removeprefix("search_"))
                 if part is not None:
                     note += ("; " if note else "") + f"dense part {part:.2f} ms"
+                like_base = u.get(f"{key}_ratio_synthetic_queries")
+                if like_base is not None:
+                    note += f"; with query vectors like the base's {like_base:.2f}x the merged index"
                 rows.append(_row(usection, label, f"{s['p50_ms']:.1f} | {s['p95_ms']:.1f}", "ms",
                                  "<= 1.20x merged" if pending else "", ratio <= TARGETS["pending_search_ratio"] if pending else None, others,
                                  note=note))
+            like_base = u.get("synthetic_queries_p50_ms")
+            if like_base:  # the segments' own cost: query vectors drawn like the base's favour no index (updates.py)
+                for key, label in (("pending", f"{u['pending_segments']} small segments"), ("at_limit", f"{u['limit_segments']} small segments at the limit")):
+                    ratio = like_base[key] / like_base["after_merge"]
+                    rows.append(_row(usection, f"search p50, {label}, query vectors like the base's", f"{like_base[key]:.1f}", "ms",
+                                     "<= 1.20x merged", ratio <= TARGETS["pending_search_ratio"], others,
+                                     note=f"{ratio:.2f}x the merged index ({like_base['after_merge']:.1f} ms), {like_base[key] / like_base['as_built']:.2f}x as built"))
             m = u["merge"]
             reference = None
             if f and lx and st:

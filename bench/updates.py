@@ -18,7 +18,7 @@ in this order, all in one process except the merge:
     search            the index as built, the one with the first updates' segments, the one at the limit and the
                       merged one answer the same questions in turn, `reps` rounds (so that other processes' load
                       falls on all alike): p50/p95 of each, the ratios to the merged index and to the one as built,
-                      and the dense search alone
+                      and the dense search alone; then again with query vectors drawn like the base's
     rebuild           `healthqa merge --rebuild --json` in a child process: the base graph built anew
 
 Ratios: search p50 with pending segments / merged p50 (target <= 1.20), merge and rebuild time / the previous
@@ -124,6 +124,15 @@ def updates_stage(folder: str, size: int, reps: int = 2, adds: int = 10, removes
     # vectors, and find their way at once in the merged graph, which holds the real passages the updates added.
     dense = _interleaved_dense({"as_built": index, "pending": few, "at_limit": pending, "after_merge": merged}, texts)
     result["dense_p50_ms"] = {key: value["p50_ms"] for key, value in dense.items()}
+    # The same rounds with query vectors drawn like the base's (scale.py), the questions' text kept for BM25: no
+    # index is then favoured by where its vectors lie, and what remains is the cost of the segments themselves.
+    import scale
+
+    vectors = list(scale.synthetic(len(texts), index.manifest.dimension, scale.SEED + 2))
+    like_base = _interleaved({"as_built": index, "pending": few, "at_limit": pending, "after_merge": merged}, texts, max(2, reps), vectors)
+    result["synthetic_queries_p50_ms"] = {key: value["p50_ms"] for key, value in like_base.items()}
+    for key in ("pending", "at_limit"):
+        result[f"search_{key}_ratio_synthetic_queries"] = round(like_base[key]["p50_ms"] / like_base["after_merge"]["p50_ms"], 3)
     index.close()
     few.close()
     pending.close()
@@ -162,7 +171,7 @@ def _interleaved_dense(indexes: dict, texts: list[str]) -> dict:  # type: ignore
     return {key: latency_summary(values) for key, values in seconds.items()}
 
 
-def _interleaved(indexes: dict, texts: list[str], reps: int) -> dict:  # type: ignore[type-arg]
+def _interleaved(indexes: dict, texts: list[str], reps: int, vectors: list | None = None) -> dict:  # type: ignore[type-arg]
     seconds: dict[str, list[float]] = {key: [] for key in indexes}
     keys = list(indexes)
     for index in indexes.values():
@@ -172,7 +181,7 @@ def _interleaved(indexes: dict, texts: list[str], reps: int) -> dict:  # type: i
             turn = number + rep
             for key in keys[turn % len(keys):] + keys[: turn % len(keys)]:
                 started = time.perf_counter()
-                indexes[key].search(text, 10)
+                indexes[key].search(text, 10, vector=None if vectors is None else vectors[number])
                 seconds[key].append(time.perf_counter() - started)
     return {key: latency_summary(values) for key, values in seconds.items()}
 
