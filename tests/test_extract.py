@@ -232,3 +232,16 @@ def test_a_wrong_declared_language_gives_way_to_a_long_confident_text():
 def test_placeholder_author_is_not_an_author():
     head = "<meta name='author' content='No Author'>"
     assert extract_html(real_page(NEWS_TEXT, head=head), source="a.html", settings=SETTINGS).author == ""
+
+
+def test_a_date_only_dateparser_reads_is_read_in_the_indexed_languages():
+    """'mardi 14 mai 19' is beyond htmldate's own patterns: dateparser reads it, given the indexed languages
+    only (every locale costs over a second of set-up in each process)."""
+    from htmldate import extractors
+
+    body = "<p class='date'>mardi 14 mai 19</p>" + paragraphs(
+        8, "Les start-up de la santé numérique signent des partenariats avec les grands laboratoires européens.")
+    article = extract_html(page(body, lang="fr", title="Un article daté"), source="dated.html", settings=SETTINGS)
+    assert article.date == "2019-05-14"
+    assert extractors.get_external_parser.languages == tuple(SETTINGS.languages)
+    assert sorted(extractors.get_external_parser().languages) == sorted(SETTINGS.languages)
