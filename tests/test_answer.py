@@ -1,5 +1,7 @@
 """Answers from the real corpus index: quoting, citing, abstaining, languages, follow-ups."""
 
+import pytest
+
 from healthqa import Filters
 from healthqa.answer import Assistant, retrieval_query, unnamed_terms
 
@@ -20,6 +22,18 @@ def test_techtomed_question_in_french_is_answered_from_the_study(corpus_index, c
         assert citation.article.text[citation.passage.start : citation.passage.end] == citation.passage.text
         assert f"{citation.sentence} [{citation.marker}]" in reply.text
     assert reply.citations[0].article.title and reply.citations[0].article.date == "2023-01-11"
+
+
+@pytest.mark.parametrize("question", [
+    "Quelles sont les priorités des laboratoires pharmaceutiques en santé numérique ?",
+    "What are pharma companies' digital-health priorities?",
+])
+def test_the_priorities_question_is_answered_with_the_three_objectives(corpus_index, corpus_settings, question):
+    """The study announces "Trois objectifs se détachent." and lists them with their shares: the answer quotes
+    the list, not the sentences that only name the study's topic."""
+    reply = assistant(corpus_index, corpus_settings).answer(question)
+    for share in ("95 %", "74 %", "69 %"):
+        assert share in reply.text, (share, reply.text)
 
 
 def test_unrelated_question_abstains_in_its_language(corpus_index, corpus_settings):

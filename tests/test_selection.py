@@ -78,6 +78,7 @@ def test_announcements_in_both_languages():
     assert not announces("Trois hôpitaux de la région ont rejoint le réseau de télésurveillance depuis le mois de mars dernier.")
     assert not announces("The study looked at how drug makers expect digital tools to change their work.")
     assert not announces("Le rapport sera publié en juin.")
+    assert not announces("She received five pulses of IVMP (30 mg/kg/day).")  # reports figures, announces nothing
 
 
 FRENCH_STUDY = (
