@@ -204,7 +204,8 @@ def _read_dates_in(languages: tuple[str, ...]) -> None:
     extraction of the 98 COVID-QA papers and again in every Ray worker. Pages outside settings.languages are
     refused anyway, so dateparser is given those languages only: the same dates on all 371 pages of
     ../shared/data and corpus/, and COVID-QA's extraction goes from 2.5 to 1.4 s."""
-    if getattr(date_extractors.get_external_parser, "languages", None) != languages:
+    current = getattr(date_extractors, "get_external_parser", None)
+    if current is not None and getattr(current, "languages", None) != languages:  # None: an htmldate that no longer has it
         parser = functools.lru_cache(maxsize=None)(functools.partial(_date_parser, languages))
         parser.languages = languages  # type: ignore[attr-defined]
         date_extractors.get_external_parser = parser
@@ -213,6 +214,7 @@ def _read_dates_in(languages: tuple[str, ...]) -> None:
 def _date_parser(languages: tuple[str, ...]) -> "dateparser.DateDataParser":
     import dateparser  # htmldate's own dependency, loaded only when a page needs it
 
+    # htmldate's own settings for its parser (htmldate 1.x), so that only the locales tried change
     settings = {"NORMALIZE": True, "PARSERS": ["custom-formats", "absolute-time"], "PREFER_DATES_FROM": "past",
                 "PREFER_LOCALE_DATE_ORDER": True, "RETURN_AS_TIMEZONE_AWARE": False, "STRICT_PARSING": True}
     try:
