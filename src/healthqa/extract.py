@@ -204,8 +204,8 @@ def _read_dates_in(languages: tuple[str, ...]) -> None:
     extraction of the 98 COVID-QA papers and again in every Ray worker. Pages outside settings.languages are
     refused anyway, so dateparser is given those languages only: the same dates on all 371 pages of
     ../shared/data and corpus/, and COVID-QA's extraction goes from 2.5 to 1.4 s."""
-    current = getattr(date_extractors, "get_external_parser", None)
-    if current is not None and getattr(current, "languages", None) != languages:  # None: an htmldate that no longer has it
+    current = getattr(date_extractors, "get_external_parser", None)  # None: an htmldate without it, left alone
+    if current is not None and getattr(current, "languages", None) != languages:
         parser = functools.lru_cache(maxsize=None)(functools.partial(_date_parser, languages))
         parser.languages = languages  # type: ignore[attr-defined]
         date_extractors.get_external_parser = parser

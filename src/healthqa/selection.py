@@ -100,18 +100,18 @@ FEATURES = (
     "across_languages",  # in another language than the question's; weight 0, it only feeds closeness_across
     "leads_into_list",  # announces a list or leads into one, when the question asks for several things
 )
-# One weight per feature (eval/fit_answers.py): fitted by maximising, over each question, the softmax probability
-# of the sentences that hold a gold answer phrase, on the sample questions, the dev halves of PIAF and COVID-QA and
-# our cross-language sets, every question counted alike, without a penalty on the weights (a penalty lost 3-8 points of first-quote accuracy on the
-# half of the questions the fit did not see). A non-linear model (gradient-boosted trees) did no better on
-# questions it had not seen (README, "Answers"). The last weight, for leads_into_list, is not fitted: such
-# sentences are too rare in the labelled sets. 6 lets a list's announcement win over a sentence that only names
-# the topic (the Techtomed study's three objectives, asked in French or English); against 4, make eval-real gains
-# one sample answer and leaves every real set's figures as they were (a short counting sentence holding a figure, "She
+# One weight per feature (eval/fit_answers.py): fitted by maximising, over each question, the softmax probability of
+# the sentences that hold a gold answer phrase, on the sample questions, the dev halves of PIAF and COVID-QA and our
+# cross-language sets, every question counted alike, without a penalty on the weights (a penalty lost 3-8 points of
+# first-quote accuracy on the half of the questions the fit did not see). A non-linear model (gradient-boosted trees)
+# did no better on questions it had not seen (README, "Answers"). The last weight, for leads_into_list, is not fitted:
+# such sentences are too rare in the labelled sets. 6 lets a list's announcement win over a sentence that only names
+# the topic (the Techtomed study's three objectives, asked in French or English); against 4, make eval-real gains one
+# sample answer and leaves every real set's figures as they were (a short counting sentence holding a figure, "She
 # received five pulses of IVMP (30 mg/kg/day).", no longer counts as an announcement: at 5 and 6 it had cost a
-# COVID-QA answer). across_languages is held at 0: fitted, it learnt a
-# preference for the other language from the sample questions' own mix of language pairs (half of them ask
-# across), which a user's questions do not share; held at 0, every set scores the same within a question.
+# COVID-QA answer). across_languages is held at 0: fitted, it learnt a preference for the other language from the
+# sample questions' own mix of language pairs (half of them ask across), which a user's questions do not share; held
+# at 0, every set scores the same within a question.
 FEATURE_WEIGHTS = (6.18, 3.67, -1.71, 2.17, 2.83, 2.66, 6.64, 6.18, -0.06, 1.53, -0.53, 0.88, 3.62, 5.48, 0.1, 0.0, 6.0)
 # Sentences encoded to measure their closeness: the best by every other feature. Encoding is most of an answer's
 # time; on the labelled sets, 12 of the 23-37 candidates give the same answers within one question (README).
