@@ -12,6 +12,7 @@ from healthqa.fusion import (
     GAP_SHIFT,
     LEXICAL_WEIGHT_CROSS,
     LEXICAL_WEIGHT_SAME,
+    OTHER_LANGUAGE_FLOOR,
     Candidate,
     adaptive,
     language_aware,
@@ -111,6 +112,25 @@ def test_weights_without_gaps_are_the_documented_ones():
     assert scores[3] == pytest.approx((1 - LEXICAL_WEIGHT_SAME) * 0.0 + LEXICAL_WEIGHT_SAME * 0.5)
     # French passage: its BM25 is scaled against the best French one (itself), cross-language weight.
     assert scores[4] == pytest.approx((1 - LEXICAL_WEIGHT_CROSS) * 0.5 + LEXICAL_WEIGHT_CROSS * 1.0)
+
+
+def test_a_stray_word_matched_in_another_language_is_not_scaled_to_a_full_match():
+    """An English question whose rare words an English passage holds (BM25 13); a French passage matches one
+    stray word (0.6): scaled against the French best alone it would count as a full match."""
+    candidates = [
+        Candidate(1, 0.30, 13.0, "en", dense_rank=2, lexical_rank=1),
+        Candidate(2, 0.26, 0.6, "fr", dense_rank=3, lexical_rank=2),
+        Candidate(3, 0.32, 0.0, "fr", dense_rank=1),
+    ]
+    scores = adaptive(candidates, "en")
+    dense = (0.26 - 0.26) / (0.32 - 0.26)
+    expected = (1 - LEXICAL_WEIGHT_CROSS) * dense + LEXICAL_WEIGHT_CROSS * 0.6 / (OTHER_LANGUAGE_FLOOR * 13.0)
+    assert scores[2] == pytest.approx(expected)
+    assert scores[2] < scores[3]
+    # A French question: the floor scales the English passage, not the French ones; passage 2 is then the best
+    # French match (w × 1) and passage 3 the best French cosine ((1 - w) × 1), whatever the weight w.
+    french = adaptive(candidates, "fr")
+    assert french[2] + french[3] == pytest.approx(1.0)
 
 
 def test_the_gap_shift_moves_the_same_language_weight_towards_the_surer_list():
