@@ -224,3 +224,19 @@ def test_short_answer_offsets_are_in_the_passage():
     start, end = short_answer("Who led the round?", quote, languages=LANGUAGES)
     assert passage.text[start:end].startswith("Harrowgate Ventures")
     assert passage.passage.text[start:end] == passage.text[start:end]
+
+
+def test_a_passage_that_names_what_the_question_names_lifts_its_sentences():
+    """Asked about Tessellate Health, a sentence of a passage about another start-up matches the question's words
+    ("mené", "tour", "série") and the right one, in English, only its names: each gets the share of the
+    question's names that its passage or article title holds."""
+    other = hit("Le tour de série A est mené par Meridian Life Ventures.", "fr", article="a1", title="Histalyse lève 38 millions")
+    right = hit("Its round was led by Bluefern Capital.", "en", article="a2", title="Tessellate Health raises $22 million", rank=2)
+    sentences = candidate_sentences([other, right])
+    features = sentence_features("Quel investisseur a mené le tour de série A de Tessellate Health ?", sentences, languages=LANGUAGES)
+    names_held = features[:, FEATURES.index("names_held")]
+    assert list(names_held) == [0.0, 1.0]
+    assert FEATURE_WEIGHTS[FEATURES.index("names_held")] > 0
+    # A question without names weighs no passage up.
+    plain = sentence_features("Quel investisseur a mené le tour ?", sentences, languages=LANGUAGES)
+    assert list(plain[:, FEATURES.index("names_held")]) == [0.0, 0.0]
