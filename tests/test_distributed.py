@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,10 @@ def _check_same_as_local(runner, encoder: Encoder, files: list[Path], tmp_path: 
     articles = [r.article for r in results if r.article]
     split = runner.split(articles, SETTINGS)
     assert split == [article_passages(article, encoder, SETTINGS) for article in articles]
+    # The extractor actors split what they extracted; an article they did not see as it is now (a new title) is
+    # split on the splitter actors, in its place in the order.
+    retitled = replace(articles[0], title=articles[0].title + " (updated)")
+    assert runner.split([articles[1], retitled], SETTINGS) == [article_passages(a, encoder, SETTINGS) for a in (articles[1], retitled)]
 
     inputs = [text for passages in split for _, text in passages]
     vectors = runner.encode(inputs, SETTINGS, encoder.dimension)
@@ -93,8 +98,8 @@ def test_stages_on_a_two_node_cluster(encoder: Encoder, tmp_path: Path) -> None:
 
     from healthqa.distributed import RayRunner
 
-    # Two nodes on this machine, two logical CPUs each: one for a splitter or encoder actor, one for the
-    # read/extract tasks (with one CPU a node, the actors would take them all and the read stage would stall).
+    # Two nodes on this machine, two logical CPUs each: one for an actor of the running stage, one for Ray Data's
+    # read tasks (with one CPU a node, the actors would take them all and the read stage would stall).
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
     try:
         cluster.add_node(num_cpus=2)

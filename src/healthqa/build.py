@@ -495,7 +495,7 @@ def make_passages(
 ) -> tuple[list[NewPassage], list[str]]:
     """Passages with their BM25 terms and embedding-cache keys, and the texts given to the encoder: the title
     as context, then the passage, always within the model's window so that nothing is silently cut. Split
-    here (stages.article_passages), or on Ray's splitter actors."""
+    here (stages.article_passages), or on Ray (by the extractor actors, as they extract)."""
     articles = list(articles)
     if runner is not None:
         split = runner.split(articles, settings)

@@ -1,10 +1,10 @@
 """The build's stages on a Ray cluster, as Ray Data stages: the only module that imports ray.
 
-    pages ──map: read + extract (stages.extract_page)──▶ driver: duplicates, what changed (build.py)
-    articles ──map_batches on a pool of splitter actors (stages.article_passages)──▶ driver: ids, cache
+    pages ──map_batches on a pool of extractor actors: read + extract + split (stages.extract_page,
+            stages.article_passages)──▶ driver: duplicates, what changed, passage ids, the cache (build.py)
     inputs not in the embedding cache ──map_batches on a pool of encoder actors──▶ vectors
 
-Each actor loads the model once. The driver keeps what needs the whole update (duplicate detection, the
+Each encoder actor loads the model once, each extractor actor its tokenizer. The driver keeps what needs the whole update (duplicate detection, the
 embedding cache, passage ids, the store and the index files), exactly as a local build does, so the index is
 the same. `address` None starts a local cluster (`ray.init(num_cpus=…)`), "auto" or host:port joins one
 (also RAY_ADDRESS). Files are read by the workers (the page readers travel, not the bytes): on a cluster of
@@ -17,7 +17,7 @@ import os
 import pickle
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from ray import cloudpickle
 from ray.data import ActorPoolStrategy
 
 # Rows per batch given to one actor: enough to keep the encoder's batches full, small enough to spread.
+EXTRACT_BATCH = 8
 SPLIT_BATCH = 16
 ENCODE_BATCH = 256
 
@@ -44,8 +45,10 @@ class RayRunner:
 
     address: str | None = None  # None: start a local cluster; "auto", "host:port" or "ray://…": join one
     num_cpus: int | None = None  # CPUs of the local cluster (default: this machine's)
-    actors: int | None = None  # splitter and encoder actors each (default: one per 2 CPUs of the cluster, at least 1)
+    actors: int | None = None  # extractor and encoder actors each (default: one per 2 CPUs of the cluster, at least 1)
     _started: bool = False
+    # Passages the extractor actors split, by article id, with what they were split from.
+    _split_already: dict[str, tuple[tuple[str, str], list[tuple[Passage, str]]]] = field(default_factory=dict)
 
     def __enter__(self) -> "RayRunner":
         address = self.address or os.environ.get("RAY_ADDRESS") or None
@@ -84,19 +87,34 @@ class RayRunner:
 
     def extract(self, pages: Sequence[tuple[str, PageBytes]], settings: Settings, known: dict[str, str]) -> list[PageResult]:
         """Read and extract pages on the workers; pages whose bytes hash as in `known` (source → hash) are not
-        extracted again. In the order of `pages`."""
+        extracted again. In the order of `pages`. The same actors split each article into passages at once (one
+        stage less to start); `split` hands those out for the articles the build keeps."""
         if not pages:
             return []
         rows = [{"n": n, "page": cloudpickle.dumps((source, page, known.get(source)))} for n, (source, page) in enumerate(pages)]
         dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), 4 * self.pool_size))
-        results = dataset.map(_extract_row, fn_kwargs={"settings": settings})
-        return [pickle.loads(row["result"]) for row in sorted(results.take_all(), key=lambda row: row["n"])]
+        results = dataset.map_batches(_ExtractStage, fn_constructor_args=(settings,), batch_size=EXTRACT_BATCH,
+                                      compute=ActorPoolStrategy(size=self.pool_size))
+        extracted: list[PageResult] = []
+        for row in sorted(results.take_all(), key=lambda row: row["n"]):
+            result, pieces = pickle.loads(row["result"])
+            if result.article is not None:
+                self._split_already[result.article.id] = (_split_key(result.article), pieces)
+            extracted.append(result)
+        return extracted
 
     def split(self, articles: Sequence[Article], settings: Settings) -> list[list[tuple[Passage, str]]]:
-        """Each article's passages with their encoder inputs, split on a pool of actors holding the model's
-        tokenizer. In the order of `articles`."""
-        if not articles:
-            return []
+        """Each article's passages with their encoder inputs: as the extractor actors split them, or else split on
+        a pool of actors holding the model's tokenizer. In the order of `articles`."""
+        done = {n: ready[1] for n, article in enumerate(articles)
+                if (ready := self._split_already.get(article.id)) is not None and ready[0] == _split_key(article)}
+        rest = [n for n in range(len(articles)) if n not in done]
+        if rest:
+            for n, pieces in zip(rest, self._split_remotely([articles[n] for n in rest], settings)):
+                done[n] = pieces
+        return [done[n] for n in range(len(articles))]
+
+    def _split_remotely(self, articles: Sequence[Article], settings: Settings) -> list[list[tuple[Passage, str]]]:
         rows = [{"n": n, "article": pickle.dumps(article)} for n, article in enumerate(articles)]
         dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), 4 * self.pool_size))
         results = dataset.map_batches(_SplitStage, fn_constructor_args=(settings,), batch_size=SPLIT_BATCH,
@@ -120,9 +138,30 @@ class RayRunner:
         return sum(1 for node in ray.nodes() if node.get("Alive"))
 
 
-def _extract_row(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    source, page, known_hash = cloudpickle.loads(row["page"])
-    return {"n": row["n"], "result": pickle.dumps(extract_page(source, page, settings, known_hash))}
+class _ExtractStage:
+    """Extraction on a pool of actors rather than in tasks: each process that extracts pays Python's and the
+    extractor's warm-up (imports, date patterns: about 1 s), so a few long-lived ones cost less than a task per
+    block spread over every worker process (README "Running beyond one machine")."""
+
+    def __init__(self, settings: Settings) -> None:
+        from .embed import Encoder
+
+        self.settings = settings
+        self.encoder = Encoder(settings.model, batch_size=settings.batch_size)  # its tokenizer: the weights load lazily
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        results = []
+        for blob in batch["page"]:
+            source, page, known_hash = cloudpickle.loads(blob)
+            result = extract_page(source, page, self.settings, known_hash)
+            pieces = article_passages(result.article, self.encoder, self.settings) if result.article is not None else []
+            results.append(pickle.dumps((result, pieces)))
+        return {"n": list(batch["n"]), "result": results}
+
+
+def _split_key(article: Article) -> tuple[str, str]:
+    """What an article's passages depend on: its text, and its title (the encoder's context)."""
+    return (article.title, article.text)
 
 
 class _SplitStage:
