@@ -54,7 +54,7 @@ def question_rows(set_names: list[str]) -> dict[str, list[Rows]]:
     rows: dict[str, list[Rows]] = {}
     for question_set in SETS:
         corpus = CORPORA[question_set.corpus]
-        if set_names and question_set.name not in set_names or not corpus.available:
+        if (question_set.name not in set_names if set_names else not question_set.default) or not corpus.available:
             continue
         cached = CACHE / f"answer-rows-{question_set.name}-{code}.pkl"
         if cached.is_file():

@@ -6,6 +6,8 @@ Sets (see ../shared/data/README.md and eval/README.md):
     covidqa-en  COVID-QA dev questions (English) over the CORD-19 papers
     covidqa-fr  our French questions over the same papers (eval/covidqa-fr.jsonl)
     sample      corpus/questions.jsonl over corpus/ (every language pair)
+    *-mixed     the four real sets again, over one index of the PIAF pages and the COVID-QA papers together: French
+                and English articles side by side, as in the product (only when named: --sets piaf-fr-mixed,…)
 
 Each corpus is indexed once with the product's settings and cached under .cache/eval-real/ (rebuilt when the
 pages, the settings or the code's index format change); every set is then searched with the default retrieval,
@@ -50,10 +52,15 @@ class Corpus:
     name: str
     pages: Path
     real: bool = True  # real-data pages are all admitted (MIN_WORDS); the sample keeps the product's settings
+    also: tuple[Path, ...] = ()  # further folders indexed with `pages`
+
+    @property
+    def folders(self) -> list[Path]:
+        return [self.pages, *self.also]
 
     @property
     def available(self) -> bool:
-        return self.pages.is_dir()
+        return all(folder.is_dir() for folder in self.folders)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +70,26 @@ class QuestionSet:
     questions: Path
     description: str
     pair: str = ""  # question → page languages, for sets whose questions do not name their pages
+    default: bool = True  # measured when no set is named
 
 
 CORPORA = {
     "piaf": Corpus("piaf", DATA / "piaf-fr" / "pages"),
     "covidqa": Corpus("covidqa", DATA / "covidqa-en" / "pages"),
     "sample": Corpus("sample", ROOT / "corpus", real=False),
+    "mixed": Corpus("mixed", DATA / "piaf-fr" / "pages", also=(DATA / "covidqa-en" / "pages",)),
 }
-SETS = (
+_REAL_SETS = (
     QuestionSet("piaf-fr", "piaf", DATA / "piaf-fr" / "questions.jsonl", "PIAF dev, French Wikipedia", "fr->fr"),
     QuestionSet("piaf-en", "piaf", EVAL / "piaf-en.jsonl", "ours, English questions over PIAF pages"),
     QuestionSet("covidqa-en", "covidqa", DATA / "covidqa-en" / "questions.jsonl", "COVID-QA dev, CORD-19 papers", "en->en"),
     QuestionSet("covidqa-fr", "covidqa", EVAL / "covidqa-fr.jsonl", "ours, French questions over COVID-QA papers"),
+)
+SETS = (
+    *_REAL_SETS,
     QuestionSet("sample", "sample", ROOT / "corpus" / "questions.jsonl", "sample corpus, labelled questions"),
+    *(QuestionSet(f"{s.name}-mixed", "mixed", s.questions, f"{s.description}, in one index with the other set's pages", s.pair,
+                  default=False) for s in _REAL_SETS),
 )
 RETRIEVALS = ("default", "lexical", "dense")
 
@@ -98,14 +112,14 @@ def corpus_index(corpus: Corpus, settings: Settings, *, cache: Path = CACHE, enc
     encoder = encoder or Encoder(settings.model, batch_size=settings.batch_size)
     info_path = directory / "eval-build.json"
     started = time.perf_counter()
-    report = build([corpus.pages], settings=settings, encoder=encoder, if_stale=info_path.is_file())
+    report = build(corpus.folders, settings=settings, encoder=encoder, if_stale=info_path.is_file())
     seconds = time.perf_counter() - started
     if report.unchanged:
         info = json.loads(info_path.read_text(encoding="utf-8")) | {"built_now": False}
     else:
         log(f"built the {corpus.name} index in {directory}")
         info = {
-            "pages": len(list(iter_html_files([corpus.pages]))), "articles": report.articles, "passages": report.passages,
+            "pages": len(list(iter_html_files(corpus.folders))), "articles": report.articles, "passages": report.passages,
             "skipped": len(report.skipped), "seconds": round(seconds, 1), "embedded": report.embedded,
             "passages_per_second": round(report.passages / seconds, 1) if seconds else None,
             "encode_seconds": round(report.timings.get("encode", 0.0), 1), "load_average": _load(), "built_now": True,
@@ -143,7 +157,7 @@ def run(*, sets: Sequence[str] = (), answers: bool = False, compare: bool = Fals
         cache: Path = CACHE, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Builds what is missing, measures every chosen set whose data is present, and returns the report."""
     settings = settings or eval_settings()
-    chosen = [s for s in SETS if not sets or s.name in sets]
+    chosen = [s for s in SETS if (s.name in sets if sets else s.default)]
     missing = sorted({s.corpus for s in chosen if not CORPORA[s.corpus].available})
     if missing:
         log(f"real data not found at {DATA} (needed by: {', '.join(missing)}); those sets are skipped. "
@@ -240,7 +254,7 @@ def _load() -> float | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="eval/realdata.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="", help=f"comma-separated, among {', '.join(s.name for s in SETS)} (default: all)")
+    parser.add_argument("--sets", default="", help=f"comma-separated, among {', '.join(s.name for s in SETS)} (default: all but the -mixed ones)")
     parser.add_argument("--no-answers", dest="answers", action="store_false", help="retrieval only (answers take a minute more)")
     parser.add_argument("--compare", action="store_true", help="also every fusion, not only default, BM25 and dense")
     parser.add_argument("--min-words", type=int, default=MIN_WORDS, help=f"article floor for the real sets (default {MIN_WORDS})")

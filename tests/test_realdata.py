@@ -38,3 +38,16 @@ def test_the_answer_table_shows_the_all_group_of_each_set():
               "builds": {}}
     row = next(line for line in realdata.table(result).splitlines() if line.startswith("sample") and "0.500" in line)
     assert row.split() == ["sample", "80", "0.500", "0.400", "0.900", "50", "0.013", "-", "0.30", "0.10", "0.20", "40.0", "90.0"]
+
+
+def test_the_mixed_index_sets_run_only_when_named_and_need_both_folders(tmp_path, monkeypatch):
+    mixed = [s for s in realdata.SETS if s.corpus == "mixed"]
+    assert sorted(s.name for s in mixed) == ["covidqa-en-mixed", "covidqa-fr-mixed", "piaf-en-mixed", "piaf-fr-mixed"]
+    assert not any(s.default for s in mixed) and all(s.default for s in realdata.SETS if s.corpus != "mixed")
+    (tmp_path / "piaf").mkdir()
+    half_there = realdata.Corpus("mixed", tmp_path / "piaf", also=(tmp_path / "absent",))
+    assert half_there.folders == [tmp_path / "piaf", tmp_path / "absent"] and not half_there.available
+    monkeypatch.setitem(realdata.CORPORA, "mixed", half_there)
+    messages = []
+    result = realdata.run(sets=["piaf-fr-mixed"], cache=tmp_path / "cache", log=messages.append)
+    assert result["sets"] == {} and result["missing_data"] == ["mixed"]
