@@ -240,3 +240,21 @@ def test_a_passage_that_names_what_the_question_names_lifts_its_sentences():
     # A question without names weighs no passage up.
     plain = sentence_features("Quel investisseur a mené le tour ?", sentences, languages=LANGUAGES)
     assert list(plain[:, FEATURES.index("names_held")]) == [0.0, 0.0]
+
+
+def test_derived_forms_and_cognates_count_through_their_first_letters():
+    """"fructifié" and "fructification" have different stems; the English "mycelia" and the French "mycéliums" too:
+    the prefixes feature counts them, the terms feature does not."""
+    question = "Que fait un mycélium après avoir fructifié ?"
+    derived = hit("Après sa « fructification », il ne meurt pas mais continue de végéter.", "fr")
+    other = hit("Les champignons vivent dans le sol des forêts tempérées.", "fr", article="a2", rank=2)
+    sentences = candidate_sentences([derived, other])
+    features = sentence_features(question, sentences, languages=LANGUAGES)
+    prefixes, terms = FEATURES.index("prefixes"), FEATURES.index("terms")
+    assert features[0, prefixes] > 0 and features[1, prefixes] == 0
+    only_fructify = sentence_features("fructifié ?", sentences, languages=LANGUAGES)
+    assert only_fructify[0, terms] == 0 and only_fructify[0, prefixes] > 0
+    across = candidate_sentences([hit("Les mycéliums sont connectés à différentes plantes.", "fr")])
+    mycelia = sentence_features("Where do mycelia grow?", across, languages=LANGUAGES)
+    assert mycelia[0, terms] == 0 and mycelia[0, prefixes] > 0
+    assert FEATURE_WEIGHTS[prefixes] > 0
