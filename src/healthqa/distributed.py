@@ -4,12 +4,12 @@
             stages.article_passages)──▶ driver: duplicates, what changed, passage ids, the cache (build.py)
     inputs not in the embedding cache ──map_batches on a pool of encoder actors──▶ vectors
 
-Each encoder actor loads the model once, each extractor actor its tokenizer. The driver keeps what needs the whole update (duplicate detection, the
-embedding cache, passage ids, the store and the index files), exactly as a local build does, so the index is
-the same. `address` None starts a local cluster (`ray.init(num_cpus=…)`), "auto" or host:port joins one
-(also RAY_ADDRESS). Files are read by the workers (the page readers travel, not the bytes): on a cluster of
-several machines their paths must be visible on every node (shared storage); pages downloaded by `add` are
-fetched by the driver and shipped."""
+Each encoder actor loads the model once, each extractor actor its tokenizer. The driver keeps what needs the
+whole update (duplicate detection, the embedding cache, passage ids, the store and the index files), exactly as
+a local build does, so the index is the same. `address` None starts a local cluster (`ray.init(num_cpus=…)`),
+"auto" or host:port joins one (also RAY_ADDRESS). Files are read by the workers (the page readers travel, not
+the bytes): on a cluster of several machines their paths must be visible on every node (shared storage); pages
+downloaded by `add` are fetched by the driver and shipped."""
 
 from __future__ import annotations
 

@@ -228,11 +228,7 @@ def sentence_features(question: str, sentences: Sequence[Sentence], *, languages
     beyond_total = {article: sum(rarity.get(t, 0.0) for t in asked - title) or 1.0 for article, title in titles.items()}
     best_passage = max(s.hit.score for s in sentences) or 1.0
     several = bool(_ASKS_FOR_SEVERAL.search(question))
-    names = {fold(name) for name in named_terms(question)}
-    held_names = {
-        id(hit): len(names & vocabulary([hit.text, hit.article.title])) / len(names) if names else 0.0
-        for hit in {id(s.hit): s.hit for s in sentences}.values()
-    }
+    held_names = _names_held(question, [s.hit for s in sentences])
     asked_prefixes = {t[:PREFIX] for t in asked if len(t) >= PREFIX}
     prefixes = [{t[:PREFIX] for t in held if len(t) >= PREFIX} for held in stems]
     prefix_rarity = _rarity(asked_prefixes, prefixes)
@@ -339,6 +335,14 @@ def _kind_near_terms(sentence: Sentence, kind: str, question: str, terms: set[st
         for span in kind_spans(text, kind, question)
         for start, end in places
     )
+
+
+def _names_held(question: str, hits: Sequence[Hit]) -> dict[int, float]:
+    """By id() of each hit: the share of the question's names that its text or its article's title holds."""
+    names = {fold(name) for name in named_terms(question)}
+    if not names:
+        return {id(hit): 0.0 for hit in hits}
+    return {id(hit): len(names & vocabulary([hit.text, hit.article.title])) / len(names) for hit in {id(h): h for h in hits}.values()}
 
 
 def _query_sequence(question: str, languages: Sequence[str]) -> list[str]:
