@@ -258,3 +258,19 @@ def test_derived_forms_and_cognates_count_through_their_first_letters():
     mycelia = sentence_features("Where do mycelia grow?", across, languages=LANGUAGES)
     assert mycelia[0, terms] == 0 and mycelia[0, prefixes] > 0
     assert FEATURE_WEIGHTS[prefixes] > 0
+
+
+def test_a_further_sentence_holding_none_of_the_question_terms_is_not_quoted_apart():
+    """"Sales never came close to plan." fills an answer about reimbursement; a sentence in another language cannot
+    share the question's words and is still quoted when close in meaning."""
+    question = "How are digital therapeutics reimbursed in Germany?"
+    best = hit("Insurers in Germany reimburse digital therapeutics listed in the DiGA directory.", article="a1")
+    filler = hit("Sales never came close to plan.", article="a2", rank=2)
+    french = hit("Le dispositif DiGA permet un remboursement provisoire pendant un an.", "fr", article="a3", rank=3)
+    sentences = candidate_sentences([best, filler, french])
+    quotes = choose(question, sentences, [0.9, 0.85, 0.8], weights=CLOSENESS_ONLY, limits=Limits(4, 62, 5.0))
+    assert [q.text for q in quotes] == [best.text, french.text]
+    # Next to a quote, it still joins it: one stretch of the passage, in reading order.
+    stretch = hit("Insurers in Germany reimburse digital therapeutics. Sales never came close to plan.", article="a4")
+    joined = choose(question, candidate_sentences([stretch]), [0.9, 0.85], weights=CLOSENESS_ONLY, limits=Limits(4, 62, 5.0))
+    assert [q.text for q in joined] == [stretch.text]

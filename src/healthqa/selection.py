@@ -127,6 +127,7 @@ SHORTLIST = 12
 # Stems compared by their first letters for `prefixes`: "fructifié"/"fructification", "mycelia"/"mycéliums" (README).
 PREFIX = 5
 _ACROSS = FEATURES.index("across_languages")
+_TERMS, _PREFIXES = FEATURES.index("terms"), FEATURES.index("prefixes")
 
 
 def candidate_sentences(hits: Sequence[Hit]) -> list[Sentence]:
@@ -163,7 +164,8 @@ def choose_quotes(
 ) -> list[Quote]:
     """The quotes of the answer, best first: the best sentence with what completes it, then the next best ones
     within the margin while the answer stays short. A sentence whose closeness is NaN (not encoded) is never
-    quoted for itself, but may complete a quote."""
+    quoted for itself, but may complete a quote; nor is a further sentence in the question's language that holds
+    none of its terms ("Sales never came close to plan."), unless it joins a quote."""
     if not sentences:
         return []
     scored = features.copy()
@@ -183,6 +185,8 @@ def choose_quotes(
             continue
         quote = _completed(sentences, i, scores[i])
         joined = [(n, stretch) for n, q in enumerate(quotes) if (stretch := _joined(q, quote)) is not None]
+        if not joined and _fills(features[i]):
+            continue
         if joined:  # next to, or running into, a quote already chosen: that quote grows into one stretch
             n, quote = joined[0]
             size = _word_count(quote.text) - _word_count(quotes[n].text)
@@ -198,6 +202,12 @@ def choose_quotes(
         used |= covered
         spent += size
     return quotes
+
+
+def _fills(row: np.ndarray) -> bool:
+    """A sentence in the question's language that holds none of its terms, even by their first letters: quoted
+    apart it fills the answer, it does not answer (a sentence in another language cannot share words with it)."""
+    return row[_ACROSS] == 0 and row[_TERMS] == 0 and row[_PREFIXES] == 0
 
 
 def _joined(quote: Quote, other: Quote) -> Quote | None:
