@@ -119,7 +119,8 @@ FEATURES = (
 # PIAF 0 / -0.043 (one question of 23); refitted on all, make eval-real gains PIAF 0.675 -> 0.698 answers. prefixes
 # (2026-12-03) alone fitted, the others kept: on the unseen half, each way, every set gains or stays (PIAF +1 / 0
 # questions, EN over PIAF 0 / +1, COVID-QA +4 / 0, FR over COVID-QA +1 / +1, sample 0 / +3); refitting every weight
-# with it gained more on the unseen halves' best sentences but lost 8 answers in make eval-real.
+# with it gained more on the unseen halves' best sentences but gave 5 answers fewer in make eval-real (PIAF -2,
+# COVID-QA -5, FR over COVID-QA -1, EN over PIAF +2, sample +1).
 FEATURE_WEIGHTS = (6.53, 2.76, -1.71, 1.74, 3.02, 2.53, 4.51, 6.18, -0.44, 1.45, -0.45, 1.04, 3.52, 5.35, 0.16, 0.0, 6.0, 2.22, 0.79)
 # Sentences encoded to measure their closeness: the best by every other feature. Encoding is most of an answer's
 # time; on the labelled sets, 12 of the 23-37 candidates give the same answers within one question (README).
@@ -352,7 +353,8 @@ def _names_held(question: str, hits: Sequence[Hit]) -> dict[int, float]:
     names = {fold(name) for name in named_terms(question)}
     if not names:
         return {id(hit): 0.0 for hit in hits}
-    return {id(hit): len(names & vocabulary([hit.text, hit.article.title])) / len(names) for hit in {id(h): h for h in hits}.values()}
+    unique = {id(hit): hit for hit in hits}  # a passage's sentences share its hit: its words are read once
+    return {key: len(names & vocabulary([hit.text, hit.article.title])) / len(names) for key, hit in unique.items()}
 
 
 def _query_sequence(question: str, languages: Sequence[str]) -> list[str]:
