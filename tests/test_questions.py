@@ -3,16 +3,22 @@
 import pytest
 
 from healthqa.questions import (
+    COUNT,
     DATE,
+    DURATION,
+    MONEY,
     NUMBER,
     OTHER,
     PLACE,
+    SHARE,
     WHO,
+    asked_measure,
     counted_noun,
     defined_term,
     defines,
     holds_kind,
     kind_spans,
+    measure_spans,
     question_kind,
 )
 
@@ -104,3 +110,39 @@ def test_definition_questions():
     assert defines("La DiGA est une application remboursée.", "DiGA")
     assert defines("DTx, a new class of software, treat disease.", "DTx")
     assert not defines("Several DTx were listed this year.", "DTx")
+
+
+@pytest.mark.parametrize(("question", "measure"), [
+    ("How much did Valtrane pay to buy Cardiolink?", MONEY),
+    ("Combien coûtera la mise en conformité ?", MONEY),
+    ("What is the budget of the consortium?", MONEY),
+    ("Quel objectif de chiffre d'affaires Hallberg fixe-t-il ?", MONEY),
+    ("How much did the programme reduce admissions?", SHARE),
+    ("De combien l'observance a-t-elle progressé ?", SHARE),
+    ("What stake is Respiral taking in Souffleo?", SHARE),
+    ("How long does it take to get a certificate?", DURATION),
+    ("Combien de temps un carpophore survit-il ?", DURATION),
+    ("How many months did enrolment take?", DURATION),
+    ("How many patients were enrolled?", COUNT),
+    ("Combien de candidatures Mervick a-t-il reçues ?", COUNT),
+    ("Who led the round?", ""),
+    ("Why does the cost of trials rise?", ""),
+])
+def test_asked_measure(question, measure):
+    assert asked_measure(question) == measure
+
+
+def measured(sentence: str, measure: str) -> list[str]:
+    return [sentence[s.start : s.end] for s in measure_spans(sentence, measure)]
+
+
+def test_figures_of_the_sort_asked():
+    french = "Cardiolink compte 160 salariés ; le montant de l'opération s'élève à 210 millions d'euros."
+    assert measured(french, MONEY) == ["210 millions"]
+    assert measured(french, COUNT) == ["160"]
+    english = "Admissions fell 34% over 19 months, a third of the 1,240 patients in 2020 were older."
+    assert measured(english, SHARE) == ["34%", "third"]
+    assert measured(english, DURATION) == ["19"]  # not "19 m" of "months"
+    assert measured(english, COUNT) == ["1,240"]
+    assert measured("Une prise en charge pour une durée d'un an.", DURATION) == ["un an"]
+    assert measured("A pen costs €95.", "") == []

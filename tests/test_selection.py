@@ -274,3 +274,16 @@ def test_a_further_sentence_holding_none_of_the_question_terms_is_not_quoted_apa
     stretch = hit("Insurers in Germany reimburse digital therapeutics. Sales never came close to plan.", article="a4")
     joined = choose(question, candidate_sentences([stretch]), [0.9, 0.85], weights=CLOSENESS_ONLY, limits=Limits(4, 62, 5.0))
     assert [q.text for q in joined] == [stretch.text]
+
+
+def test_asked_what_it_cost_a_sentence_with_an_amount_beats_one_with_a_head_count():
+    """Both sentences hold a figure; only one of them is money, the sort of figure "how much did … pay" asks for."""
+    staff = hit("Valtrane rachète Cardiolink, une PME de Montpellier qui compte 160 salariés.", "fr")
+    price = hit("Le montant de l'opération s'élève à 210 millions d'euros.", "fr", article="a2", rank=2)
+    sentences = candidate_sentences([staff, price])
+    features = sentence_features("How much did Valtrane pay for Cardiolink?", sentences, languages=LANGUAGES)
+    measure = FEATURES.index("measure")
+    assert list(features[:, measure]) == [-1.0, 1.0]
+    assert FEATURE_WEIGHTS[measure] > 0
+    assert list(sentence_features("Who bought Cardiolink?", sentences, languages=LANGUAGES)[:, measure]) == [0.0, 0.0]
+    assert short("Combien coûte le stylo ?", "Le stylo réduit de 43 % les oublis et coûtera 95 euros.", "fr") == "95 euros"

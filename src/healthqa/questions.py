@@ -49,7 +49,7 @@ _DIGIT = re.compile(r"\d")
 # A figure as written in news: currency, digits with separators, decimals, words for large units, a percent sign.
 _FIGURE = re.compile(
     r"(?<![\w-])(?:[£$€]\s?)?\d[\d\u00a0\u202f ,.]*\d(?:\s?(?:%|pour\s?cent|per\s?cent|percent))?"
-    r"(?:\s?(?:millions?|milliards?|billions?|thousand|mille|[mkMK]€|M\$|bn|m))?(?:\s?(?:€|euros?|dollars?|\$|£))?"
+    r"(?:\s?(?:millions?|milliards?|billions?|thousand|mille|[mkMK]€|M\$|bn|m)(?!\w))?(?:\s?(?:€|euros?|dollars?|\$|£))?"
     r"|(?<![\w-])(?:[£$€]\s?)?\d(?:\s?(?:%|millions?|milliards?|billions?))?",
 )
 _DATE_PHRASE = re.compile(
@@ -121,6 +121,74 @@ def agent_spans(sentence: str, question: str = "") -> list[Span]:
     """Names right after "by" or "par" ("led by Harrowgate Ventures", "dirigée par Hélène Marchetti"): who did
     what the sentence says, whatever the language of the question."""
     return [span for span in kind_spans(sentence, WHO, question) if _AGENT.search(sentence[max(0, span.start - 6) : span.start])]
+
+
+# What a figure asked for measures: money, a share, a duration, or a count of things. Asked "How much did Valtrane
+# pay?", "210 millions d'euros" answers and "160 salariés" does not, though both are figures.
+MONEY, SHARE, DURATION, COUNT = "money", "share", "duration", "count"
+_TIME_UNITS = r"(?:days?|weeks?|months?|years?|hours?|minutes?|decades?|jours?|semaines?|mois|ans|années?|annees?|heures?|décennies?)"
+_MEASURES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (measure, re.compile(pattern, re.IGNORECASE))
+    for measure, pattern in (
+        (DURATION, r"\bhow\s+long\b|\bcombien\s+de\s+temps\b|\bdur[ée]e\b|\b(?:how\s+many|combien\s+(?:de|d['’]))\s*" + _TIME_UNITS + r"\b"),
+        (SHARE, r"\b(?:percentage|proportion|share|fraction|percent|stake|pourcentage|part|taux|participation)\b"
+                r"|\bhow\s+much\b.*\b(?:reduc|increas|cut|fell|fall|ris|rose|grow|grew|drop|improv|declin|lower)\w*"
+                r"|\bde\s+combien\b"),
+        (MONEY, r"\bhow\s+much\b.*\b(?:money|funding|cash|pay|paid|cost|costs|raise|raised|spend|spent|invest\w*|charge\w*|earn\w*|worth|price\w*|sell|sold|sav\w+|fund\w*)\b"
+                r"|\b(?:price|cost|amount|budget|fee|sum|revenue|sales|valuation|funding|turnover)\b"
+                r"|\bcombien\b.*\b(?:co[uû]t\w*|pa[iy]\w*|investi\w*|lev[ée]\w*|vaut|valait|rapport\w*|d[ée]pens\w*|[ée]conomis\w*|factur\w*|financ\w*)\b"
+                r"|\b(?:prix|co[uû]t|montant|budget|somme|chiffre\s+d['’]affaires|valorisation|financement)\b"),
+        (COUNT, r"\bhow\s+many\b|\bcombien\s+(?:de|d['’])|\bnumber\s+of\b|\bnombre\b"),
+    )
+)
+_MONEY_FIGURE = re.compile(r"[£$€¥]|\b(?:euros?|dollars?|pounds?|livres?|francs?|USD|EUR|GBP|CHF|yuans?|yens?)\b", re.IGNORECASE)
+_SHARE_FIGURE = re.compile(r"%|\b(?:per\s?cent|percent|pour\s?cent)\b", re.IGNORECASE)
+_SHARE_WORDS = re.compile(r"\b(?:half|third|quarter|thirds|quarters|moitié|tiers|quart|quarts)\b", re.IGNORECASE)
+_DURATION_AFTER = re.compile(r"^\s*(?:(?:de|of|more|plus|and|et|a|half|demi)\s+){0,2}" + _TIME_UNITS + r"\b", re.IGNORECASE)
+_ONE_UNIT = re.compile(r"\b(?:un|une|one|a|an)\s+(?:an|année|year|mois|month|semaine|week|jour|day)\b", re.IGNORECASE)
+
+
+# Questions that ask for an amount without "how much": "What is the budget of…", "Quel objectif de chiffre d'affaires…"
+_ASKS_AMOUNT = re.compile(
+    r"^\W*(?:\w+\W+){0,6}?(?:what|which|quel|quelle)\b[^?]*"
+    r"\b(?:budget|price|prix|cost|co[uû]t|fee|stake|revenue|chiffre\s+d['’]affaires|montant|valuation|valorisation)\b",
+    re.IGNORECASE,
+)
+
+
+def asked_measure(question: str) -> str:
+    """MONEY, SHARE, DURATION or COUNT when the question asks for a figure of that sort, else ''."""
+    if question_kind(question) != NUMBER and not _ASKS_AMOUNT.search(question):
+        return ""
+    for measure, pattern in _MEASURES:
+        if pattern.search(question):
+            return measure
+    return ""
+
+
+def measure_spans(sentence: str, measure: str) -> list[Span]:
+    """Where the sentence holds a figure of that sort: an amount in a currency, a percentage or a fraction, a
+    figure of days to years, or (for a count) a figure that is none of these nor a year."""
+    if not measure:
+        return []
+    found = []
+    if measure == SHARE:
+        found += [Span(m.start(), m.end()) for m in _SHARE_WORDS.finditer(sentence)]
+    if measure == DURATION:
+        found += [Span(m.start(), m.end()) for m in _ONE_UNIT.finditer(sentence)]
+    for span in kind_spans(sentence, NUMBER):
+        money = bool(_MONEY_FIGURE.search(sentence[max(0, span.start - 3) : span.end + 22]))
+        share = bool(_SHARE_FIGURE.search(sentence[span.start : span.end + 10]) or _SHARE_WORDS.fullmatch(sentence[span.start : span.end]))
+        duration = bool(_DURATION_AFTER.match(sentence[span.end :]))
+        if (
+            (measure == MONEY and money) or (measure == SHARE and share) or (measure == DURATION and duration)
+            or (measure == COUNT and not (money or share or duration or _YEAR.fullmatch(sentence[span.start : span.end].strip())))
+        ):
+            found.append(span)
+    return sorted(
+        {span for span in found if not any(o != span and o.start <= span.start and span.end <= o.end for o in found)},
+        key=lambda span: span.start,
+    )  # "210 millions", not also "millions"
 
 
 def _only_asked(text: str, asked: set[str]) -> bool:
