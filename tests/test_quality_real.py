@@ -61,18 +61,20 @@ def real_reports(real_indexes):
 
 @pytest.mark.parametrize("name", ["piaf-en", "covidqa-fr"])
 def test_our_cross_language_questions_are_well_formed(real_indexes, name):
-    """Each names the page it comes from, which is indexed, in the other language; its phrase is in that page."""
+    """Each names the pages it comes from (one, or a second that answers it too), which are indexed, in the other
+    language; one of its phrases is in each."""
     question_set = SETS[name]
     questions = load_questions(question_set.questions)
     assert len(questions) >= 40
     index = real_indexes(question_set.corpus)
     for question in questions:
-        assert question.answerable and question.answers and len(question.articles) == 1, question
-        article = index.store.find_article(question.articles[0])
-        assert article is not None, f"{question.articles[0]} is not in the index"
-        assert article.language != question.language, question
-        text = realdata.normalise(article.text)
-        assert any(realdata.normalise(phrase) in text for phrase in question.answers), question
+        assert question.answerable and question.answers and 1 <= len(question.articles) <= 2, question
+        for url in question.articles:
+            article = index.store.find_article(url)
+            assert article is not None, f"{url} is not in the index"
+            assert article.language != question.language, question
+            text = realdata.normalise(article.text)
+            assert any(realdata.normalise(phrase) in text for phrase in question.answers), question
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
