@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from healthqa.records import Article, Hit, Passage
+from healthqa.records import Article, Citation, Hit, Passage
 from healthqa.selection import (
     FEATURE_WEIGHTS,
     FEATURES,
@@ -287,3 +287,21 @@ def test_asked_what_it_cost_a_sentence_with_an_amount_beats_one_with_a_head_coun
     assert FEATURE_WEIGHTS[measure] > 0
     assert list(sentence_features("Who bought Cardiolink?", sentences, languages=LANGUAGES)[:, measure]) == [0.0, 0.0]
     assert short("Combien coûte le stylo ?", "Le stylo réduit de 43 % les oublis et coûtera 95 euros.", "fr") == "95 euros"
+
+
+def test_a_paragraph_break_inside_a_sentence_does_not_split_it():
+    """Pages made from PDFs break lines inside sentences: the sentence stays whole (and holds its answer), shown on
+    one line; a break after a full stop, or before a capital, still ends a paragraph."""
+    text = ("One of the key assumptions of the model is that each\n\nintervention has the same effect on the\n\n"
+            "reproduction number across countries.\n\nTrying To Understand What Happened\n\nBy the early 1990s, it was.")
+    passage = hit(text)
+    sentences = candidate_sentences([passage])
+    assert [s.text.split("\n\n")[0] for s in sentences] == [
+        "One of the key assumptions of the model is that each", "Trying To Understand What Happened", "By the early 1990s, it was."
+    ]
+    assert [s.paragraph for s in sentences] == [0, 1, 2]
+    whole = sentences[0]
+    assert whole.text.endswith("reproduction number across countries.")
+    citation = Citation(1, whole.text, whole.start, whole.end, passage.passage, passage.article)
+    assert citation.shown == ("One of the key assumptions of the model is that each intervention has the same effect on the "
+                              "reproduction number across countries.")

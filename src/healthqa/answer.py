@@ -89,7 +89,7 @@ class Assistant:
         citations = _cite(quotes)
         short = _short_answer(question, quotes[0], citations[0], index.settings.languages)
         note = " ".join(part for part in (note, _quotes_language_note(language, citations)) if part)
-        text = " ".join(f"{c.sentence} [{c.marker}]" for c in citations)
+        text = " ".join(f"{c.shown} [{c.marker}]" for c in citations)
         return Answer(question, text, language, tuple(citations), tuple(hits), False, note, short)
 
     def _covered(self, query: str, hits: Sequence[Hit], languages: Sequence[str]) -> bool:

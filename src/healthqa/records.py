@@ -90,6 +90,11 @@ class Citation:
     passage: Passage
     article: Article
 
+    @property
+    def shown(self) -> str:
+        """The sentence on one line, as the answer shows it: pages made from PDFs break lines inside sentences."""
+        return " ".join(self.sentence.split())
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "marker": self.marker,

@@ -142,8 +142,7 @@ def candidate_sentences(hits: Sequence[Hit]) -> list[Sentence]:
     sentences: list[Sentence] = []
     seen: set[tuple[str, int]] = set()
     for hit in hits:
-        position = 0
-        for number, paragraph in enumerate(hit.text.split("\n\n")):
+        for number, (position, paragraph) in enumerate(_paragraphs(hit.text)):
             for span in sentence_spans(paragraph, position):
                 sentence = Sentence(hit, span.start, span.end, number)
                 text = sentence.text
@@ -151,8 +150,21 @@ def candidate_sentences(hits: Sequence[Hit]) -> list[Sentence]:
                     continue
                 seen.add(sentence.key)
                 sentences.append(sentence)
-            position += len(paragraph) + 2
     return sentences
+
+
+# A paragraph break inside a sentence: what comes before it does not end a sentence and what follows starts in
+# lower case. Pages made from PDFs break lines so ("…the same effect on the\n\nreproduction number…").
+_BROKEN_LINE = re.compile(r"(?<![.!?:;»”\"')\]])\n\n(?=[a-zà-ÿ(])")
+
+
+def _paragraphs(text: str) -> list[tuple[int, str]]:
+    """(offset, text) of each paragraph of a passage; a break inside a sentence does not end a paragraph."""
+    found, position = [], 0
+    for paragraph in re.split(r"\n\n", _BROKEN_LINE.sub("\x00\x00", text)):
+        found.append((position, text[position : position + len(paragraph)]))
+        position += len(paragraph) + 2
+    return found
 
 
 def shortlist(features: np.ndarray, size: int = SHORTLIST, weights: Sequence[float] = FEATURE_WEIGHTS) -> list[int]:

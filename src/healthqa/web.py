@@ -67,7 +67,7 @@ def answer_markdown(reply: Answer, sentences: int | None = None) -> str:
     else:
         shown = reply.citations if sentences is None else reply.citations[:sentences]
         body = " ".join(
-            f'{escape_text(c.sentence)} <a href="#hq-source-{c.marker}" class="hq-marker">[{c.marker}]</a>' for c in shown
+            f'{escape_text(c.shown)} <a href="#hq-source-{c.marker}" class="hq-marker">[{c.marker}]</a>' for c in shown
         )
         if reply.short_answer:  # the name, figure or date first, in bold, then the sentences it comes from
             short = reply.short_answer
