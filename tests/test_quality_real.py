@@ -30,7 +30,7 @@ FLOORS = {
     "piaf-fr": {"recall@5": 0.91, "mrr@10": 0.81},
     "piaf-en": {"recall@5": 0.95, "mrr@10": 0.92},
     "covidqa-en": {"recall@5": 0.79, "mrr@10": 0.65},
-    "covidqa-fr": {"recall@5": 0.83, "mrr@10": 0.72},
+    "covidqa-fr": {"recall@5": 0.86, "mrr@10": 0.73},
 }
 SETS = {question_set.name: question_set for question_set in realdata.SETS}
 
@@ -102,7 +102,7 @@ def test_fusion_is_at_least_as_good_as_each_retriever_alone_on_real_sets(real_re
 ANSWER_FLOORS = {
     "piaf-fr": {"answer_contains": 0.65, "first_sentence_contains": 0.62, "abstained": 0.02},
     "piaf-en": {"answer_contains": 0.78, "first_sentence_contains": 0.69, "abstained": 0.09},
-    "covidqa-en": {"answer_contains": 0.48, "first_sentence_contains": 0.44, "abstained": 0.01},
+    "covidqa-en": {"answer_contains": 0.53, "first_sentence_contains": 0.48, "abstained": 0.01},
     "covidqa-fr": {"answer_contains": 0.51, "first_sentence_contains": 0.44, "abstained": 0.05},
 }
 
