@@ -124,6 +124,9 @@ def test_definition_questions():
     ("Combien de temps un carpophore survit-il ?", DURATION),
     ("How many months did enrolment take?", DURATION),
     ("How many patients were enrolled?", COUNT),
+    ("How many patients took part in the trial?", COUNT),  # "part" is French for a share, not English
+    ("Combien d'euros la start-up a-t-elle levés ?", MONEY),
+    ("Quelle part des sujets avaient moins de 6 ans ?", SHARE),
     ("Combien de candidatures Mervick a-t-il reçues ?", COUNT),
     ("Who led the round?", ""),
     ("Why does the cost of trials rise?", ""),
@@ -146,3 +149,5 @@ def test_figures_of_the_sort_asked():
     assert measured(english, COUNT) == ["1,240"]
     assert measured("Une prise en charge pour une durée d'un an.", DURATION) == ["un an"]
     assert measured("A pen costs €95.", "") == []
+    # "phase 2" names a trial, "five and a half months" is a duration: neither counts patients
+    assert measured("Its phase 2 trial enrolled in five and a half months.", COUNT) == []

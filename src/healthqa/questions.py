@@ -131,20 +131,25 @@ _MEASURES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (measure, re.compile(pattern, re.IGNORECASE))
     for measure, pattern in (
         (DURATION, r"\bhow\s+long\b|\bcombien\s+de\s+temps\b|\bdur[ée]e\b|\b(?:how\s+many|combien\s+(?:de|d['’]))\s*" + _TIME_UNITS + r"\b"),
-        (SHARE, r"\b(?:percentage|proportion|share|fraction|percent|stake|pourcentage|part|taux|participation)\b"
+        (MONEY, r"\bcombien\s+(?:d['’]\s*(?:euros|argent)|de\s+(?:dollars|livres))\b"),
+        (COUNT, r"\bhow\s+many\b|\bcombien\s+(?:de|d['’])"),
+        (SHARE, r"\b(?:percentage|proportion|share|fraction|percent|stake|pourcentage|taux|participation)\b"
+                r"|\b(?:quelle|la|une)\s+part\b"
                 r"|\bhow\s+much\b.*\b(?:reduc|increas|cut|fell|fall|ris|rose|grow|grew|drop|improv|declin|lower)\w*"
                 r"|\bde\s+combien\b"),
         (MONEY, r"\bhow\s+much\b.*\b(?:money|funding|cash|pay|paid|cost|costs|raise|raised|spend|spent|invest\w*|charge\w*|earn\w*|worth|price\w*|sell|sold|sav\w+|fund\w*)\b"
                 r"|\b(?:price|cost|amount|budget|fee|sum|revenue|sales|valuation|funding|turnover)\b"
                 r"|\bcombien\b.*\b(?:co[uû]t\w*|pa[iy]\w*|investi\w*|lev[ée]\w*|vaut|valait|rapport\w*|d[ée]pens\w*|[ée]conomis\w*|factur\w*|financ\w*)\b"
                 r"|\b(?:prix|co[uû]t|montant|budget|somme|chiffre\s+d['’]affaires|valorisation|financement)\b"),
-        (COUNT, r"\bhow\s+many\b|\bcombien\s+(?:de|d['’])|\bnumber\s+of\b|\bnombre\b"),
+        (COUNT, r"\bnumber\s+of\b|\bnombre\b"),
     )
 )
 _MONEY_FIGURE = re.compile(r"[£$€¥]|\b(?:euros?|dollars?|pounds?|livres?|francs?|USD|EUR|GBP|CHF|yuans?|yens?)\b", re.IGNORECASE)
 _SHARE_FIGURE = re.compile(r"%|\b(?:per\s?cent|percent|pour\s?cent)\b", re.IGNORECASE)
 _SHARE_WORDS = re.compile(r"\b(?:half|third|quarter|thirds|quarters|moitié|tiers|quart|quarts)\b", re.IGNORECASE)
-_DURATION_AFTER = re.compile(r"^\s*(?:(?:de|of|more|plus|and|et|a|half|demi)\s+){0,2}" + _TIME_UNITS + r"\b", re.IGNORECASE)
+_DURATION_AFTER = re.compile(r"^\s*(?:(?:de|of|more|plus|and|et|a|half|demi)\s+){0,3}" + _TIME_UNITS + r"\b", re.IGNORECASE)
+# A figure that names rather than counts: "phase 2", "type 1", "version 4.2.7", "class IIb".
+_LABEL_BEFORE = re.compile(r"\b(?:phase|type|version|grade|stage|class|classe|série|series|article|no|n°)\.?\s*$", re.IGNORECASE)
 _ONE_UNIT = re.compile(r"\b(?:un|une|one|a|an)\s+(?:an|année|year|mois|month|semaine|week|jour|day)\b", re.IGNORECASE)
 
 
@@ -182,7 +187,8 @@ def measure_spans(sentence: str, measure: str) -> list[Span]:
         duration = bool(_DURATION_AFTER.match(sentence[span.end :]))
         if (
             (measure == MONEY and money) or (measure == SHARE and share) or (measure == DURATION and duration)
-            or (measure == COUNT and not (money or share or duration or _YEAR.fullmatch(sentence[span.start : span.end].strip())))
+            or (measure == COUNT and not (money or share or duration or _YEAR.fullmatch(sentence[span.start : span.end].strip())
+                                          or _LABEL_BEFORE.search(sentence[max(0, span.start - 12) : span.start])))
         ):
             found.append(span)
     return sorted(
