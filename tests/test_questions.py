@@ -149,5 +149,8 @@ def test_figures_of_the_sort_asked():
     assert measured(english, COUNT) == ["1,240"]
     assert measured("Une prise en charge pour une durée d'un an.", DURATION) == ["un an"]
     assert measured("A pen costs €95.", "") == []
+    # rough figures: "une trentaine d'alcaloïdes" counts, "quelques jours" lasts
+    assert measured("Le suc contient une trentaine d'alcaloïdes toxiques.", COUNT) == ["trentaine"]
+    assert measured("En général, il dure quelques jours.", DURATION) == ["quelques jours"]
     # "phase 2" names a trial, "five and a half months" is a duration: neither counts patients
     assert measured("Its phase 2 trial enrolled in five and a half months.", COUNT) == []

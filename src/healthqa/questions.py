@@ -36,7 +36,9 @@ _NUMBER_WORDS = frozenset(
     """two three four five six seven eight nine ten eleven twelve dozen dozens hundred hundreds thousand thousands
     million millions billion billions half third quarter twice none zero
     deux trois quatre cinq six sept huit neuf dix onze douze quinze vingt trente quarante cinquante soixante
-    cent cents mille million millions milliard milliards moitié moitie tiers quart double aucun aucune""".split()
+    cent cents mille million millions milliard milliards moitié moitie tiers quart double aucun aucune
+    dizaine dizaines douzaine douzaines quinzaine vingtaine trentaine quarantaine cinquantaine centaine centaines
+    millier milliers""".split()
 )
 _MONTHS = frozenset(
     """january february march april may june july august september october november december
@@ -150,7 +152,10 @@ _SHARE_WORDS = re.compile(r"\b(?:half|third|quarter|thirds|quarters|moitié|tier
 _DURATION_AFTER = re.compile(r"^\s*(?:(?:de|of|more|plus|and|et|a|half|demi)\s+){0,3}" + _TIME_UNITS + r"\b", re.IGNORECASE)
 # A figure that names rather than counts: "phase 2", "type 1", "version 4.2.7", "class IIb".
 _LABEL_BEFORE = re.compile(r"\b(?:phase|type|version|grade|stage|class|classe|série|series|article|no|n°)\.?\s*$", re.IGNORECASE)
-_ONE_UNIT = re.compile(r"\b(?:un|une|one|a|an)\s+(?:an|année|year|mois|month|semaine|week|jour|day)\b", re.IGNORECASE)
+_ONE_UNIT = re.compile(
+    r"\b(?:un|une|one|a|an|quelques|plusieurs|several|a\s+few)\s+(?:an|ans|année|années|years?|mois|months?|semaines?|weeks?|jours?|days?|heures?|hours?)\b",
+    re.IGNORECASE,
+)
 
 
 # Questions that ask for an amount without "how much": "What is the budget of…", "Quel objectif de chiffre d'affaires…"
