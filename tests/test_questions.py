@@ -152,5 +152,6 @@ def test_figures_of_the_sort_asked():
     # rough figures: "une trentaine d'alcaloïdes" counts, "quelques jours" lasts
     assert measured("Le suc contient une trentaine d'alcaloïdes toxiques.", COUNT) == ["trentaine"]
     assert measured("En général, il dure quelques jours.", DURATION) == ["quelques jours"]
-    # "phase 2" names a trial, "five and a half months" is a duration: neither counts patients
+    # "phase 2" names a trial, "five and a half months" is a duration, "le 11 mai" a day: none counts patients
     assert measured("Its phase 2 trial enrolled in five and a half months.", COUNT) == []
+    assert measured("Orphéa a présenté le 11 mai 2023 le bilan de son essai.", COUNT) == []

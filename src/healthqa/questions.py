@@ -186,7 +186,10 @@ def measure_spans(sentence: str, measure: str) -> list[Span]:
         found += [Span(m.start(), m.end()) for m in _SHARE_WORDS.finditer(sentence)]
     if measure == DURATION:
         found += [Span(m.start(), m.end()) for m in _ONE_UNIT.finditer(sentence)]
+    dates = kind_spans(sentence, DATE)
     for span in kind_spans(sentence, NUMBER):
+        if any(date.start <= span.start and span.end <= date.end for date in dates):
+            continue  # "le 11 mai 2023" counts nothing
         money = bool(_MONEY_FIGURE.search(sentence[max(0, span.start - 3) : span.end + 22]))
         share = bool(_SHARE_FIGURE.search(sentence[span.start : span.end + 10]) or _SHARE_WORDS.fullmatch(sentence[span.start : span.end]))
         duration = bool(_DURATION_AFTER.match(sentence[span.end :]))
