@@ -166,6 +166,21 @@ def test_a_sentence_that_refers_back_brings_the_one_it_refers_to():
     assert [q.text for q in quotes] == [text[: text.index(" The drug")]]
 
 
+def test_a_further_sentence_that_refers_back_is_quoted_alone_when_its_antecedent_leaves_no_room():
+    """The answer's first quote takes most of the words; "He estimated…" still fits, the sentence it refers to
+    does not: the sentence is quoted alone rather than left out."""
+    first = hit("Caldera Cardio won FDA clearance for VentriScan AI, a tool that reads a standard electrocardiogram to "
+                "flag weak heart pumps, and will now prepare its European launch.", article="a1")
+    second = hit("Its chief executive spoke at length about the regulation at a conference in Amsterdam last week. "
+                 "He estimated that AI Act compliance would cost about 1.1 million euros.", article="a2", rank=2)
+    sentences = candidate_sentences([first, second])
+    question = "How much will AI Act compliance cost Caldera Cardio?"
+    quotes = choose(question, sentences, np.array([0.9, 0.1, 0.8]), weights=CLOSENESS_ONLY, limits=Limits(words=45))
+    assert [q.text for q in quotes] == [sentences[0].text, "He estimated that AI Act compliance would cost about 1.1 million euros."]
+    roomy = choose(question, sentences, np.array([0.9, 0.1, 0.8]), weights=CLOSENESS_ONLY, limits=Limits(words=80))
+    assert roomy[1].text == second.text  # with room, it brings the sentence it refers to
+
+
 def test_neighbouring_quotes_of_one_passage_become_one_stretch_in_reading_order():
     text = "Tessellate Health raised $22 million. The round was led by Bluefern Capital. Sales doubled in 2024."
     sentences = candidate_sentences([hit(text)])

@@ -182,7 +182,8 @@ def choose_quotes(
     weights: Sequence[float] = FEATURE_WEIGHTS,
 ) -> list[Quote]:
     """The quotes of the answer, best first: the best sentence with what completes it, then the next best ones
-    within the margin while the answer stays short. A sentence whose closeness is NaN (not encoded) is never
+    within the margin while the answer stays short (a further sentence that refers back is quoted alone when the
+    sentence it refers to leaves no room). A sentence whose closeness is NaN (not encoded) is never
     quoted for itself, but may complete a quote; nor is a further sentence in the question's language that holds
     none of its terms ("Sales never came close to plan."), unless it joins a quote."""
     if not sentences:
@@ -211,6 +212,10 @@ def choose_quotes(
             size = _word_count(quote.text) - _word_count(quotes[n].text)
         else:
             size = _word_count(quote.text)
+            alone = sentences[i]
+            if spent + size > budget and quote.start < alone.start:  # no room for what it refers to: the sentence alone
+                quote = Quote(alone.hit, alone.start, max(alone.end, quote.end), scores[i])
+                size = _word_count(quote.text)
         covered = _covered(sentences, quote)
         if spent + size > budget or len(joined) > 1 or (not joined and covered & used):
             continue
