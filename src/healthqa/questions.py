@@ -178,7 +178,8 @@ def asked_measure(question: str) -> str:
 
 def measure_spans(sentence: str, measure: str) -> list[Span]:
     """Where the sentence holds a figure of that sort: an amount in a currency, a percentage or a fraction, a
-    figure of days to years, or (for a count) a figure that is none of these nor a year."""
+    figure of days to years, or (for a count) a figure that is none of these, nor a year, a day of the month or a
+    label ("phase 2")."""
     if not measure:
         return []
     found = []

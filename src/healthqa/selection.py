@@ -160,11 +160,8 @@ _BROKEN_LINE = re.compile(r"(?<![.!?:;»”\"')\]])\n\n(?=[a-zà-ÿ(])")
 
 def _paragraphs(text: str) -> list[tuple[int, str]]:
     """(offset, text) of each paragraph of a passage; a break inside a sentence does not end a paragraph."""
-    found, position = [], 0
-    for paragraph in re.split(r"\n\n", _BROKEN_LINE.sub("\x00\x00", text)):
-        found.append((position, text[position : position + len(paragraph)]))
-        position += len(paragraph) + 2
-    return found
+    breaks = [m.start() for m in re.finditer("\n\n", text) if not _BROKEN_LINE.match(text, m.start())]
+    return [(start, text[start:end]) for start, end in zip([0, *(b + 2 for b in breaks)], [*breaks, len(text)])]
 
 
 def shortlist(features: np.ndarray, size: int = SHORTLIST, weights: Sequence[float] = FEATURE_WEIGHTS) -> list[int]:
