@@ -19,7 +19,7 @@ import pytest
 from healthqa import Index, Settings, add, build, remove
 from healthqa.index import MANIFEST, LiveIndex
 from healthqa.merge import merge
-from healthqa.segments import MERGE_SMALL_SEGMENTS, merge_plan
+from healthqa.segments import MERGE_SMALL_SEGMENTS, merge_plan, remove_unused, writer_temporary
 from healthqa.store import SegmentRecord
 
 from conftest import CORPUS, ROOT
@@ -205,3 +205,17 @@ def test_merge_policy():
     assert merge_plan([base] + [record(n, 50) for n in range(1, MERGE_SMALL_SEGMENTS + 2)], 0) == "small"
     assert merge_plan([base, record(1, 4_000)], 0) == "full"
     assert merge_plan([base], 9_000) == "full"
+
+
+def test_a_killed_writers_temporary_file_is_swept_and_a_live_writers_kept(tmp_path: Path):
+    """A manifest write killed between writing and renaming leaves `.manifest.json.<pid>.tmp`; the next update's
+    sweep removes it once that process is gone, never a file another live process is still writing."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leftover = tmp_path / f".{MANIFEST}.{dead.pid}.tmp"
+    leftover.write_text("{")
+    being_written = writer_temporary(tmp_path, MANIFEST)
+    being_written.write_text("{")
+    remove_unused(tmp_path, keep=())
+    assert not leftover.exists()
+    assert being_written.exists() and being_written.name == f".{MANIFEST}.{os.getpid()}.tmp"

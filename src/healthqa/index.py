@@ -31,7 +31,7 @@ from .language import reply_language
 from .lexical import LexicalIndex, bm25_idf, query_terms_by_language
 from .proximity import PROXIMITY_WEIGHT, pair_bonus, question_pairs
 from .records import Filters, Hit
-from .segments import disk_size, fsync_dir, load_segment, searched_together
+from .segments import disk_size, fsync_dir, load_segment, searched_together, writer_temporary
 from .settings import RETRIEVAL_MODES, Settings
 from .store import PassageFacts, SegmentRecord, Store
 from .vectors import SegmentedVectors
@@ -83,7 +83,7 @@ class Manifest:
 
     def write(self, index_dir: Path) -> None:
         """Atomic: written beside, flushed, then renamed over the old manifest."""
-        temporary = index_dir / f".{MANIFEST}.{os.getpid()}.tmp"
+        temporary = writer_temporary(index_dir, MANIFEST)
         with open(temporary, "w", encoding="utf-8") as handle:
             json.dump(asdict(self), handle, indent=2, sort_keys=True)
             handle.write("\n")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import secrets
 import shutil
 import time
@@ -46,6 +47,8 @@ MERGE_REMOVED_SHARE = 0.10
 # How long an update waits for another writer (an update, or a merge publishing) before giving up.
 LOCK_WAIT_SECONDS = 120.0
 _GENERATED = ("store-", "segment-", "vectors-", "lexical-", ".store-", ".segment-", ".vectors-", ".lexical-")
+# A file a process writes before renaming it into place, named after the writer's pid (see writer_temporary).
+_WRITER_TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")
 
 
 class Segment:
@@ -185,20 +188,39 @@ def merge_running(index_dir: Path) -> bool:
     return False
 
 
+def writer_temporary(index_dir: Path, name: str) -> Path:
+    """Where this process writes `name` before renaming it over the old one: named after its pid, so that a
+    sweep (remove_unused) can tell a killed writer's leftover from a file another process is writing."""
+    return index_dir / f".{name}.{os.getpid()}.tmp"
+
+
 def remove_unused(index_dir: Path, keep: Iterable[str]) -> None:
     """Generated files and folders that no kept generation names: left by older generations, by a killed
-    update or merge. A running merge's work folder (.merge-*) is left alone."""
+    update or merge. A running merge's work folder (.merge-*) is left alone, and a file still being written
+    by a live process."""
     kept = set(keep)
     kept |= {name + suffix for name in list(kept) for suffix in ("-wal", "-shm", "-journal")}
     merging = merge_running(index_dir)
     for path in index_dir.iterdir():
         name = path.name
-        ours = name.startswith(_GENERATED) or (name.startswith(".merge-") and not merging)
+        writer = _WRITER_TEMPORARY.match(name)
+        ours = (name.startswith(_GENERATED) or (name.startswith(".merge-") and not merging)
+                or (writer is not None and not _alive(int(writer.group(1)))))
         if ours and name not in kept:
             try:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
             except OSError:
                 pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def segment_names(records: Iterable[SegmentRecord]) -> set[str]:
