@@ -160,3 +160,13 @@ def test_a_name_translated_in_another_language_is_known(corpus_index):
     assert unnamed_terms(corpus_index, question, "en", [english]) == ["poland"]  # no translation within a language
     made_up = "How many hospitals use the Zorbexa patch?"
     assert unnamed_terms(corpus_index, made_up, "en", [french]) == ["zorbexa"]
+
+
+def test_a_name_spelt_another_way_in_another_language_is_known(corpus_index):
+    """'Kashmir' and 'Cachemire' are only 0.54 close for the encoder, but sound alike; a French passage about
+    another region does not hold the name."""
+    question = "When did Islam reach Kashmir?"
+    kashmir = _passage("L'islam arrive au Cachemire au XIVe siècle avec des prédicateurs venus de Perse.", "fr")
+    bengal = _passage("L'islam arrive au Bengale au XIIIe siècle avec des prédicateurs venus de Perse.", "fr")
+    assert unnamed_terms(corpus_index, question, "en", [kashmir]) == []
+    assert unnamed_terms(corpus_index, question, "en", [bengal]) == ["kashmir"]

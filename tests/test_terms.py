@@ -1,6 +1,6 @@
 """Word folding and the typo tolerance of the named-term rule."""
 
-from healthqa.terms import edit_distance, fold, named_terms, typo_allowance
+from healthqa.terms import edit_distance, fold, named_terms, sound_skeleton, typo_allowance
 
 
 def test_edit_distance_counts_inserts_deletes_substitutions_and_swaps():
@@ -21,3 +21,11 @@ def test_typo_allowance_grows_with_length():
 def test_named_terms_are_folded_for_the_vocabulary():
     assert named_terms("Who led Kestrel Bio-Sensing's Series B?") == ["Kestrel", "Bio-Sensing's", "Series"]
     assert [fold(word) for word in named_terms("Qui dirige Néphrolia’s lab ?")] == ["nephrolia"]
+
+
+def test_sound_skeleton_is_shared_by_a_name_spelt_in_each_language():
+    assert sound_skeleton("Kashmir") == sound_skeleton("Cachemire") == sound_skeleton("Cachemiris") == "kxmr"
+    assert sound_skeleton("Morocco") == sound_skeleton("Maroc")
+    assert sound_skeleton("Mexico") == sound_skeleton("Mexique")
+    assert sound_skeleton("Kestrel") != sound_skeleton("Harrowgate")
+    assert sound_skeleton("Pharmadom") != sound_skeleton("pharmacie")  # a coined name is not the word it is built on

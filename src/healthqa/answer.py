@@ -17,7 +17,7 @@ from .messages import language_name, message
 from .records import Answer, Citation, Filters, Hit, ShortAnswer
 from .selection import Limits, Quote, candidate_sentences, choose_quotes, sentence_features, short_answer, shortlist
 from .settings import Settings
-from .terms import fold, named_terms, words
+from .terms import fold, named_terms, sound_skeleton, words
 
 # A previous turn is a user question (str) or a chat message {"role": ..., "content": ...}.
 Turn = str | Mapping[str, object]
@@ -35,8 +35,10 @@ _ANAPHORA = re.compile(
 MIN_WORDS_HELD = 0.5
 # A name the articles do not hold is theirs in another form when a word of the best passages is this close to it in
 # the encoder's space: translated names score 0.69-0.93 (one, Kashmir/Cachemire, 0.54), the closest word to the
-# made-up names of the unanswerable sample questions 0.37-0.60 (README, "Answers").
+# made-up names of the unanswerable sample questions 0.37-0.60 (README, "Answers"). A word that sounds like the
+# name (the same `sound_skeleton`) needs only SOUNDS_ALIKE_NAME.
 TRANSLATED_NAME = 0.65
+SOUNDS_ALIKE_NAME = 0.45
 TRANSLATION_PASSAGES = 3
 # (question language, passage language): English capitalises nationalities, languages, months and days; French not.
 LOWER_CASE_NAMES = frozenset({("en", "fr")})
@@ -152,11 +154,20 @@ def unnamed_terms(index: Index, question: str, language: str, hits: Sequence[Hit
     })
     vectors = index.encoder.encode([names[word] for word in unknown] + candidates)
     closeness = vectors[len(unknown) :] @ vectors[: len(unknown)].T
+    skeletons = [sound_skeleton(candidate) for candidate in candidates]
     return [
         word for column, word in enumerate(unknown)
-        if not any(closeness[row, column] >= TRANSLATED_NAME and not _part_of(candidate, names[word])
+        if not any(_translates(closeness[row, column], skeletons[row], sound_skeleton(word)) and not _part_of(candidate, names[word])
                    for row, candidate in enumerate(candidates))
     ]
+
+
+def _translates(closeness: float, skeleton: str, name_skeleton: str) -> bool:
+    """A word of a passage in another language that names what the question's name does: close in meaning, or
+    somewhat close and sounding alike ('Kashmir', 'Cachemire': 0.54)."""
+    if closeness >= TRANSLATED_NAME:
+        return True
+    return closeness >= SOUNDS_ALIKE_NAME and len(skeleton) >= 3 and skeleton == name_skeleton
 
 
 def _part_of(candidate: str, name: str) -> bool:

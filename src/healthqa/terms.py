@@ -58,3 +58,21 @@ def edit_distance(a: str, b: str, limit: int) -> int:
             return limit + 1
         previous2, previous = previous, current
     return min(previous[-1], limit + 1)
+
+
+# Spellings that sound alike across French and English, for `sound_skeleton`: longest first.
+_SOUNDS = (("sch", "x"), ("ch", "x"), ("sh", "x"), ("ph", "f"), ("th", "t"), ("ck", "k"), ("qu", "k"), ("c", "k"),
+           ("q", "k"), ("z", "s"), ("w", "v"))
+_SOUND = re.compile("|".join(spelling for spelling, _ in _SOUNDS))
+_VOWELS = re.compile(r"[aeiouyh]+")
+
+
+def sound_skeleton(word: str) -> str:
+    """The consonants a name is heard by, spelt alike: 'Kashmir' and 'Cachemire' are both 'kxmr', 'Morocco' and
+    'Maroc' 'mrk'. A name written the way each language spells its sounds keeps its skeleton; a trailing plural
+    or mute 's' goes ('Cachemiris')."""
+    folded = fold(word)
+    sounds = _SOUND.sub(lambda m: dict(_SOUNDS)[m.group()], folded)
+    skeleton = sounds[:1] + _VOWELS.sub("", sounds[1:])
+    skeleton = re.sub(r"(.)\1+", r"\1", skeleton)
+    return skeleton[:-1] if len(skeleton) > 3 and skeleton.endswith("s") else skeleton
