@@ -61,12 +61,12 @@ def test_fusion_is_at_least_as_good_as_either_retriever_alone_on_each_pair(repor
 
 def test_answers_contain_the_answer_and_quote_verbatim(corpus_index, corpus_settings):
     """What the user reads (`healthqa eval corpus/questions.jsonl --answers`). Measured: the answer text contains a
-    gold phrase for 0.798 of the answerable questions, its first sentence for 0.719 (retrieved passages: 0.978);
+    gold phrase for 0.809 of the answerable questions, its first sentence for 0.719 (retrieved passages: 0.978);
     median 55 words; no answerable question refused; 10 of 12 unanswerable ones abstain."""
     report = evaluate_answers(Assistant(corpus_index, corpus_settings), QUESTIONS)
     scores = report["groups"]["all"]
     assert report["quotes"] > 80 and report["quotes_verbatim"] == report["quotes"]
-    assert scores["answer_contains"] >= 0.76, scores
+    assert scores["answer_contains"] >= 0.78, scores
     assert scores["first_sentence_contains"] >= 0.68, scores
     assert scores["median_words"] <= 60, scores
     assert scores["abstained"] <= 0.02, scores

@@ -175,7 +175,7 @@ def test_a_further_sentence_that_refers_back_is_quoted_alone_when_its_antecedent
                  "He estimated that AI Act compliance would cost about 1.1 million euros.", article="a2", rank=2)
     sentences = candidate_sentences([first, second])
     question = "How much will AI Act compliance cost Caldera Cardio?"
-    quotes = choose(question, sentences, np.array([0.9, 0.1, 0.8]), weights=CLOSENESS_ONLY, limits=Limits(words=45))
+    quotes = choose(question, sentences, np.array([0.9, 0.1, 0.8]), weights=CLOSENESS_ONLY, limits=Limits(words=45, close_words=45))
     assert [q.text for q in quotes] == [sentences[0].text, "He estimated that AI Act compliance would cost about 1.1 million euros."]
     roomy = choose(question, sentences, np.array([0.9, 0.1, 0.8]), weights=CLOSENESS_ONLY, limits=Limits(words=80))
     assert roomy[1].text == second.text  # with room, it brings the sentence it refers to
@@ -320,3 +320,19 @@ def test_a_paragraph_break_inside_a_sentence_does_not_split_it():
     citation = Citation(1, whole.text, whole.start, whole.end, passage.passage, passage.article)
     assert citation.shown == ("One of the key assumptions of the model is that each intervention has the same effect on the "
                               "reproduction number across countries.")
+
+
+def test_a_further_sentence_nearly_as_good_as_the_best_may_lengthen_the_answer():
+    """Two sentences that score alike: the second is quoted even past the usual word budget, up to close_words;
+    one that scores clearly lower is not."""
+    first = hit("Medicare does not pay for prescription digital therapeutics, because the programme has no benefit "
+                "category for software that treats a disease on its own.", article="a1")
+    second = hit("In Germany, the DiGA fast-track pathway lets doctors prescribe approved apps and statutory health "
+                 "insurers pay for them from the first day of a provisional listing year.", article="a2", rank=2)
+    sentences = candidate_sentences([first, second])
+    question = "How are digital therapeutics paid for in Germany?"
+    words = Limits(words=40, close=0.5, close_words=60)
+    close = choose(question, sentences, np.array([0.9, 0.8]), weights=CLOSENESS_ONLY, limits=words)
+    assert [q.text for q in close] == [first.text, second.text]
+    apart = choose(question, sentences, np.array([0.9, 0.3]), weights=CLOSENESS_ONLY, limits=words)
+    assert [q.text for q in apart] == [first.text]

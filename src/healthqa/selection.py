@@ -31,6 +31,10 @@ class Limits:
     sentences: int = 4
     words: int = 62  # unless the best sentence alone is longer
     margin: float = 5.0  # how far below the best score a further sentence may be and still be quoted
+    # A further sentence nearly as good as the best (within `close`) may take the answer to `close_words`: when
+    # two sentences score alike, the better one is often the wrong one (README, "Answers").
+    close: float = 1.0
+    close_words: int = 75
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +183,8 @@ def choose_quotes(
     weights: Sequence[float] = FEATURE_WEIGHTS,
 ) -> list[Quote]:
     """The quotes of the answer, best first: the best sentence with what completes it, then the next best ones
-    within the margin while the answer stays short (a further sentence that refers back is quoted alone when the
-    sentence it refers to leaves no room). A sentence whose closeness is NaN (not encoded) is never
+    within the margin while the answer stays short, a little longer for one nearly as good as the best (a further
+    sentence that refers back is quoted alone when the sentence it refers to leaves no room). A sentence whose closeness is NaN (not encoded) is never
     quoted for itself, but may complete a quote; nor is a further sentence in the question's language that holds
     none of its terms ("Sales never came close to plan."), unless it joins a quote."""
     if not sentences:
@@ -201,6 +205,7 @@ def choose_quotes(
         if i in used:
             continue
         quote = _completed(sentences, i, scores[i])
+        room = max(budget, limits.close_words) if scores[i] >= scores[best] - limits.close else budget
         joined = [(n, stretch) for n, q in enumerate(quotes) if (stretch := _joined(q, quote)) is not None]
         if not joined and _fills(features[i]):
             continue
@@ -210,11 +215,11 @@ def choose_quotes(
         else:
             size = _word_count(quote.text)
             alone = sentences[i]
-            if spent + size > budget and quote.start < alone.start:  # no room for what it refers to: the sentence alone
+            if spent + size > room and quote.start < alone.start:  # no room for what it refers to: the sentence alone
                 quote = Quote(alone.hit, alone.start, max(alone.end, quote.end), scores[i])
                 size = _word_count(quote.text)
         covered = _covered(sentences, quote)
-        if spent + size > budget or len(joined) > 1 or (not joined and covered & used):
+        if spent + size > room or len(joined) > 1 or (not joined and covered & used):
             continue
         if joined:
             quotes[n] = quote
