@@ -3,7 +3,7 @@
 import pytest
 
 from healthqa import Filters
-from healthqa.answer import Assistant, retrieval_query, unnamed_terms
+from healthqa.answer import Assistant, retrieval_query, translates, unnamed_terms
 
 
 def assistant(corpus_index, corpus_settings) -> Assistant:
@@ -170,3 +170,11 @@ def test_a_name_spelt_another_way_in_another_language_is_known(corpus_index):
     bengal = _passage("L'islam arrive au Bengale au XIIIe siècle avec des prédicateurs venus de Perse.", "fr")
     assert unnamed_terms(corpus_index, question, "en", [kashmir]) == []
     assert unnamed_terms(corpus_index, question, "en", [bengal]) == ["kashmir"]
+
+
+def test_a_translation_is_close_in_meaning_or_somewhat_close_and_sounding_alike():
+    assert translates(0.92, "plgn", "pln")  # Pologne, Poland
+    assert translates(0.54, "kʃmr", "kʃmr")  # Cachemire, Kashmir
+    assert not translates(0.54, "bngl", "kʃmr")  # Bengale
+    assert not translates(0.44, "kʃmr", "kʃmr")  # too far in meaning, whatever the sound
+    assert not translates(0.60, "pl", "pl")  # two sounds are too easily another word's

@@ -154,20 +154,21 @@ def unnamed_terms(index: Index, question: str, language: str, hits: Sequence[Hit
     })
     vectors = index.encoder.encode([names[word] for word in unknown] + candidates)
     closeness = vectors[len(unknown) :] @ vectors[: len(unknown)].T
-    skeletons = [sound_skeleton(candidate) for candidate in candidates]
+    sounds = [sound_skeleton(candidate) for candidate in candidates]
     return [
         word for column, word in enumerate(unknown)
-        if not any(_translates(closeness[row, column], skeletons[row], sound_skeleton(word)) and not _part_of(candidate, names[word])
+        if not any(translates(closeness[row, column], sounds[row], sound_skeleton(word)) and not _part_of(candidate, names[word])
                    for row, candidate in enumerate(candidates))
     ]
 
 
-def _translates(closeness: float, skeleton: str, name_skeleton: str) -> bool:
-    """A word of a passage in another language that names what the question's name does: close in meaning, or
-    somewhat close and sounding alike ('Kashmir', 'Cachemire': 0.54)."""
+def translates(closeness: float, word_sound: str, name_sound: str) -> bool:
+    """Whether a word of a passage in another language names what the question's name does, by their closeness
+    for the encoder and their `sound_skeleton`s: close in meaning, or somewhat close and sounding alike
+    ('Kashmir', 'Cachemire': 0.54). Fewer than three sounds are too easily another word's."""
     if closeness >= TRANSLATED_NAME:
         return True
-    return closeness >= SOUNDS_ALIKE_NAME and len(skeleton) >= 3 and skeleton == name_skeleton
+    return closeness >= SOUNDS_ALIKE_NAME and len(name_sound) >= 3 and word_sound == name_sound
 
 
 def _part_of(candidate: str, name: str) -> bool:

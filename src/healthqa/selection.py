@@ -31,8 +31,9 @@ class Limits:
     sentences: int = 4
     words: int = 62  # unless the best sentence alone is longer
     margin: float = 5.0  # how far below the best score a further sentence may be and still be quoted
-    # A further sentence nearly as good as the best (within `close`) may take the answer to `close_words`: when
-    # two sentences score alike, the better one is often the wrong one (README, "Answers").
+    # A further sentence nearly as good as the best (within `close` of its weighted score, about 0.15 of closeness)
+    # may take the answer to `close_words`: when two sentences score alike, the better one is often the wrong one
+    # (README, "Answers"). Sentences come best first, so such sentences may leave no room for the others.
     close: float = 1.0
     close_words: int = 75
 
@@ -183,10 +184,11 @@ def choose_quotes(
     weights: Sequence[float] = FEATURE_WEIGHTS,
 ) -> list[Quote]:
     """The quotes of the answer, best first: the best sentence with what completes it, then the next best ones
-    within the margin while the answer stays short, a little longer for one nearly as good as the best (a further
-    sentence that refers back is quoted alone when the sentence it refers to leaves no room). A sentence whose closeness is NaN (not encoded) is never
-    quoted for itself, but may complete a quote; nor is a further sentence in the question's language that holds
-    none of its terms ("Sales never came close to plan."), unless it joins a quote."""
+    within the margin while the answer stays short, up to `close_words` for those nearly as good as the best (a
+    further sentence that refers back is quoted alone when the sentence it refers to leaves no room). A sentence
+    whose closeness is NaN (not encoded) is never quoted for itself, but may complete a quote; nor is a further
+    sentence in the question's language that holds none of its terms ("Sales never came close to plan."), unless
+    it joins a quote."""
     if not sentences:
         return []
     scored = features.copy()

@@ -60,19 +60,18 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return min(previous[-1], limit + 1)
 
 
-# Spellings that sound alike across French and English, for `sound_skeleton`: longest first.
-_SOUNDS = (("sch", "x"), ("ch", "x"), ("sh", "x"), ("ph", "f"), ("th", "t"), ("ck", "k"), ("qu", "k"), ("c", "k"),
-           ("q", "k"), ("z", "s"), ("w", "v"))
-_SOUND = re.compile("|".join(spelling for spelling, _ in _SOUNDS))
+# Spellings of one sound across French and English, for `sound_skeleton`, longest first; "ʃ" is the sound of "sh".
+_SOUNDS = {"sch": "ʃ", "ch": "ʃ", "sh": "ʃ", "ph": "f", "th": "t", "ck": "k", "qu": "k", "ce": "s", "ci": "s",
+           "cy": "s", "c": "k", "q": "k", "x": "ks", "z": "s", "w": "v"}
+_SOUND = re.compile("|".join(_SOUNDS))
 _VOWELS = re.compile(r"[aeiouyh]+")
 
 
 def sound_skeleton(word: str) -> str:
-    """The consonants a name is heard by, spelt alike: 'Kashmir' and 'Cachemire' are both 'kxmr', 'Morocco' and
-    'Maroc' 'mrk'. A name written the way each language spells its sounds keeps its skeleton; a trailing plural
-    or mute 's' goes ('Cachemiris')."""
-    folded = fold(word)
-    sounds = _SOUND.sub(lambda m: dict(_SOUNDS)[m.group()], folded)
-    skeleton = sounds[:1] + _VOWELS.sub("", sounds[1:])
-    skeleton = re.sub(r"(.)\1+", r"\1", skeleton)
+    """The consonants a name is heard by, spelt alike: 'Kashmir' and 'Cachemire' are both 'kʃmr', 'Morocco' and
+    'Maroc' 'mrk', 'Uganda' and 'Ouganda' 'agnd' (an opening vowel is only marked). A name written the way each
+    language spells its sounds keeps its skeleton; a trailing plural or mute 's' goes ('Cachemiris')."""
+    sounds = _SOUND.sub(lambda match: _SOUNDS[match.group()], fold(word))
+    opening = "a" if sounds[:1] and sounds[0] in "aeiouy" else sounds[:1]
+    skeleton = re.sub(r"(.)\1+", r"\1", opening + _VOWELS.sub("", sounds[1:]))
     return skeleton[:-1] if len(skeleton) > 3 and skeleton.endswith("s") else skeleton
