@@ -46,11 +46,33 @@ def _check_same_as_local(runner, encoder: Encoder, files: list[Path], tmp_path: 
     retitled = replace(articles[0], title=articles[0].title + " (updated)")
     assert runner.split([articles[1], retitled], SETTINGS) == [article_passages(a, encoder, SETTINGS) for a in (articles[1], retitled)]
 
-    inputs = [text for passages in split for _, text in passages]
+    # Vectors: those that streamed from extraction to the encoder actors, the retitled article's (never seen)
+    # from the encoder pool; all as the local encoder gives them.
+    inputs = [text for passages in [*split, article_passages(retitled, encoder, SETTINGS)] for _, text in passages]
     vectors = runner.encode(inputs, SETTINGS, encoder.dimension)
     assert vectors.shape == (len(inputs), encoder.dimension)
     assert np.allclose(vectors, encoder.encode(inputs), atol=1e-5)
     assert runner.encode([], SETTINGS, encoder.dimension).shape == (0, encoder.dimension)
+
+
+def test_the_encoders_after_extraction_skip_cached_inputs(encoder: Encoder) -> None:
+    """The stage that follows extraction, called as Ray calls it: each page's new passages get vectors, and an
+    input the embedding cache holds (a page read again) is not encoded."""
+    import pickle
+
+    from healthqa.cache import input_hash
+    from healthqa.distributed import _EncodeNewStage
+
+    results = [extract_page(source, page, SETTINGS) for source, page in _pages(sorted(iter_html_files([CORPUS / "medtechledger"]))[:2])]
+    pieces = [article_passages(r.article, encoder, SETTINGS) for r in results]
+    assert len(pieces[0]) >= 2 and pieces[1]
+    cached = frozenset({input_hash(pieces[0][0][1])})
+    batch = {"n": [0, 1], "result": [pickle.dumps((r, p)) for r, p in zip(results, pieces)]}
+    found = [pickle.loads(blob) for blob in _EncodeNewStage(SETTINGS, cached)(batch)["vectors"]]
+    expected = [[input_hash(text) for _, text in page] for page in pieces]
+    assert list(found[0]) == expected[0][1:] and list(found[1]) == expected[1]
+    texts = [text for _, text in pieces[1]]
+    assert np.allclose(np.vstack([found[1][input_hash(t)] for t in texts]), encoder.encode(texts), atol=1e-5)
 
 
 def _contents(index_dir: Path) -> dict[str, list]:

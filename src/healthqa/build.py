@@ -258,7 +258,9 @@ def _read_pages(
     if runner is not None:
         listed = list(pages)
         report("extracting", 0, len(listed))
-        results = runner.extract(listed, settings, {source: h for source, _ in listed if (h := known(source)) is not None})
+        hashes_known = {source: h for source, _ in listed if (h := known(source)) is not None}
+        cached = frozenset(previous.input_hashes(list(hashes_known))) if previous else frozenset()
+        results = runner.extract(listed, settings, hashes_known, cached)
     else:
         results = (extract_page(source, page, settings, known(source)) for source, page in pages)
     for number, result in enumerate(results, 1):

@@ -1,15 +1,19 @@
 """The build's stages on a Ray cluster, as Ray Data stages: the only module that imports ray.
 
-    pages ──map_batches on a pool of extractor actors: read + extract + split (stages.extract_page,
-            stages.article_passages)──▶ driver: duplicates, what changed, passage ids, the cache (build.py)
-    inputs not in the embedding cache ──map_batches on a pool of encoder actors──▶ vectors
+    pages ──map_batches on extractor actors: read + extract + split (stages.extract_page, stages.article_passages)
+          ──map_batches on encoder actors: the new passages' vectors──▶ driver: duplicates, what changed, passage
+          ids, the embedding cache (build.py), which takes the vectors it lacks from what streamed past
+    inputs still missing (rare) ──map_batches on a pool of encoder actors──▶ vectors
 
-Each encoder actor loads the model once, each extractor actor its tokenizer. The driver keeps what needs the
-whole update (duplicate detection, the embedding cache, passage ids, the store and the index files), exactly as
-a local build does, so the index is the same. `address` None starts a local cluster (`ray.init(num_cpus=…)`),
-"auto" or host:port joins one (also RAY_ADDRESS). Files are read by the workers (the page readers travel, not
-the bytes): on a cluster of several machines their paths must be visible on every node (shared storage); pages
-downloaded by `add` are fetched by the driver and shipped."""
+Both pools run at once: the encoders work on the first pages' passages while later pages are extracted, and
+their model loads hide behind extraction. Each encoder actor loads the model once, each extractor actor its
+tokenizer. The driver keeps what needs the whole update (duplicate detection, the embedding cache, passage ids,
+the store and the index files), exactly as a local build does, so the index is the same; the encoders skip the
+inputs cached for the pages read again, so that an update encodes only new or changed passages (a passage cached
+from another page may be encoded again: the driver uses the cached vector). `address` None starts a local
+cluster (`ray.init(num_cpus=…)`), "auto" or host:port joins one (also RAY_ADDRESS). Files are read by the
+workers (the page readers travel, not the bytes): on a cluster of several machines their paths must be visible
+on every node (shared storage); pages downloaded by `add` are fetched by the driver and shipped."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .cache import input_hash
 from .errors import ConfigError
 from .records import Article, Passage
 from .settings import Settings
@@ -37,6 +42,9 @@ from ray.data import ActorPoolStrategy
 EXTRACT_BATCH = 8
 SPLIT_BATCH = 16
 ENCODE_BATCH = 256
+ENCODE_PAGES = 8  # pages per batch of the encoder actors that follow extraction (a few hundred passages)
+# CPUs each actor asks for: the extractor and the encoder actors run at once, and Ray Data's own tasks need some.
+STAGE_CPUS = 0.5
 
 
 @dataclass
@@ -49,6 +57,8 @@ class RayRunner:
     _started: bool = False
     # Passages the extractor actors split, by article id, with what they were split from.
     _split_already: dict[str, tuple[tuple[str, str], list[tuple[Passage, str]]]] = field(default_factory=dict)
+    # Vectors the encoder actors made as pages streamed through `extract`, by the hash of their encoder input.
+    _encoded: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __enter__(self) -> "RayRunner":
         address = self.address or os.environ.get("RAY_ADDRESS") or None
@@ -80,26 +90,40 @@ class RayRunner:
 
     @property
     def pool_size(self) -> int:
+        """Actors of a stage that runs alone: one per 2 CPUs of the cluster (an encoder actor runs two threads)."""
         if self.actors:
             return self.actors
         cpus = int(ray.cluster_resources().get("CPU", 1))
         return max(1, cpus // 2)
 
-    def extract(self, pages: Sequence[tuple[str, PageBytes]], settings: Settings, known: dict[str, str]) -> list[PageResult]:
+    @property
+    def streamed_pool_size(self) -> int:
+        """Actors of each of the two stages that run at once (extraction, encoding): half as many."""
+        return self.actors or max(1, self.pool_size // 2)
+
+    def extract(self, pages: Sequence[tuple[str, PageBytes]], settings: Settings, known: dict[str, str],
+                cached: frozenset[str] = frozenset()) -> list[PageResult]:
         """Read and extract pages on the workers; pages whose bytes hash as in `known` (source → hash) are not
-        extracted again. In the order of `pages`. The same actors split each article into passages at once (one
-        stage less to start); `split` hands those out for the articles the build keeps."""
+        extracted again. In the order of `pages`. The same actors split each article into passages at once, and
+        the passages stream on to the encoder actors while later pages are still being extracted: `split` and
+        `encode` then hand out what was already done. Encoder inputs whose hash is in `cached` (the embedding
+        cache's, for the pages read again) are not encoded."""
         if not pages:
             return []
         rows = [{"n": n, "page": cloudpickle.dumps((source, page, known.get(source)))} for n, (source, page) in enumerate(pages)]
-        dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), 4 * self.pool_size))
-        results = dataset.map_batches(_ExtractStage, fn_constructor_args=(settings,), batch_size=EXTRACT_BATCH,
-                                      compute=ActorPoolStrategy(size=self.pool_size))
+        # Small blocks stream: the encoders start on the first pages' passages, and wait little after the last.
+        dataset = ray.data.from_items(rows, override_num_blocks=-(-len(rows) // EXTRACT_BATCH))
+        size = self.streamed_pool_size
+        extracted_rows = dataset.map_batches(_ExtractStage, fn_constructor_args=(settings,), batch_size=EXTRACT_BATCH,
+                                             compute=ActorPoolStrategy(size=size), num_cpus=STAGE_CPUS)
+        results = extracted_rows.map_batches(_EncodeNewStage, fn_constructor_args=(settings, cached), batch_size=ENCODE_PAGES,
+                                             compute=ActorPoolStrategy(size=size), num_cpus=STAGE_CPUS)
         extracted: list[PageResult] = []
         for row in sorted(results.take_all(), key=lambda row: row["n"]):
             result, pieces = pickle.loads(row["result"])
             if result.article is not None:
                 self._split_already[result.article.id] = (_split_key(result.article), pieces)
+            self._encoded.update(pickle.loads(row["vectors"]))
             extracted.append(result)
         return extracted
 
@@ -122,14 +146,22 @@ class RayRunner:
         return [pickle.loads(row["passages"]) for row in sorted(results.take_all(), key=lambda row: row["n"])]
 
     def encode(self, texts: Sequence[str], settings: Settings, dimension: int) -> np.ndarray:
-        """Vectors of texts, in order, from a pool of encoder actors (one model load each)."""
-        if not texts:
-            return np.zeros((0, dimension), dtype=np.float32)
-        rows = [{"n": n, "text": text} for n, text in enumerate(texts)]
+        """Vectors of texts, in order: those the pipeline of `extract` already encoded, the others on a pool of
+        encoder actors (one model load each)."""
+        vectors = np.zeros((len(texts), dimension), dtype=np.float32)
+        rest = []
+        for n, text in enumerate(texts):
+            done = self._encoded.get(input_hash(text))
+            if done is None:
+                rest.append(n)
+            else:
+                vectors[n] = done
+        if not rest:
+            return vectors
+        rows = [{"n": n, "text": texts[n]} for n in rest]
         dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // ENCODE_BATCH + 1, 8 * self.pool_size)))
         results = dataset.map_batches(_EncodeStage, fn_constructor_args=(settings,), batch_size=ENCODE_BATCH,
                                       batch_format="numpy", compute=ActorPoolStrategy(size=self.pool_size))
-        vectors = np.zeros((len(texts), dimension), dtype=np.float32)
         for batch in results.iter_batches(batch_size=ENCODE_BATCH, batch_format="numpy"):
             vectors[batch["n"]] = batch["vector"]
         return vectors
@@ -174,6 +206,33 @@ class _SplitStage:
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         articles = [pickle.loads(blob) for blob in batch["article"]]
         return {"n": list(batch["n"]), "passages": [pickle.dumps(article_passages(a, self.encoder, self.settings)) for a in articles]}
+
+
+class _EncodeNewStage:
+    """The encoder after extraction: the new passages of a batch of pages in one call (sorted by length there)."""
+
+    def __init__(self, settings: Settings, cached: frozenset[str]) -> None:
+        from .embed import Encoder
+
+        self.encoder = Encoder(settings.model, batch_size=settings.batch_size)
+        self.cached = cached
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        inputs: dict[str, str] = {}
+        for blob in batch["result"]:
+            _, pieces = pickle.loads(blob)
+            for _, text in pieces:
+                key = input_hash(text)
+                if key not in self.cached:
+                    inputs.setdefault(key, text)
+        keys = list(inputs)
+        vectors = self.encoder.encode([inputs[key] for key in keys]) if keys else np.zeros((0, 0), np.float32)
+        by_key = dict(zip(keys, vectors))
+        found = []
+        for blob in batch["result"]:
+            _, pieces = pickle.loads(blob)
+            found.append(pickle.dumps({key: by_key[key] for _, text in pieces if (key := input_hash(text)) in by_key}))
+        return {"n": list(batch["n"]), "result": list(batch["result"]), "vectors": found}
 
 
 class _EncodeStage:

@@ -281,6 +281,17 @@ class Store:
             rows = rows or self._query("SELECT content_hash, '' FROM skipped WHERE source = ?", [source])
         return SourceRecord(*rows[0]) if rows else None
 
+    def input_hashes(self, sources: Sequence[str]) -> set[str]:
+        """The embedding-cache keys of the passages of the articles read from these sources."""
+        found: set[str] = set()
+        with self._lock:
+            for begin in range(0, len(sources), 500):
+                chunk = list(sources[begin : begin + 500])
+                marks = ",".join("?" * len(chunk))
+                found.update(row[0] for row in self._query(
+                    f"SELECT p.input_hash FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.source IN ({marks})", chunk))
+        return found
+
     def has_article(self, article_id: str) -> bool:
         with self._lock:
             return bool(self._query("SELECT 1 FROM articles WHERE id = ?", [article_id]))
