@@ -218,20 +218,11 @@ class _EncodeNewStage:
         self.cached = cached
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        inputs: dict[str, str] = {}
-        for blob in batch["result"]:
-            _, pieces = pickle.loads(blob)
-            for _, text in pieces:
-                key = input_hash(text)
-                if key not in self.cached:
-                    inputs.setdefault(key, text)
+        pages = [[(input_hash(text), text) for _, text in pickle.loads(blob)[1]] for blob in batch["result"]]
+        inputs = {key: text for page in pages for key, text in page if key not in self.cached}
         keys = list(inputs)
-        vectors = self.encoder.encode([inputs[key] for key in keys]) if keys else np.zeros((0, 0), np.float32)
-        by_key = dict(zip(keys, vectors))
-        found = []
-        for blob in batch["result"]:
-            _, pieces = pickle.loads(blob)
-            found.append(pickle.dumps({key: by_key[key] for _, text in pieces if (key := input_hash(text)) in by_key}))
+        by_key = dict(zip(keys, self.encoder.encode([inputs[key] for key in keys]))) if keys else {}
+        found = [pickle.dumps({key: by_key[key] for key, _ in page if key in by_key}) for page in pages]
         return {"n": list(batch["n"]), "result": list(batch["result"]), "vectors": found}
 
 
