@@ -66,9 +66,9 @@ def test_the_encoders_after_extraction_skip_cached_inputs(encoder: Encoder) -> N
     results = [extract_page(source, page, SETTINGS) for source, page in _pages(sorted(iter_html_files([CORPUS / "medtechledger"]))[:2])]
     pieces = [article_passages(r.article, encoder, SETTINGS) for r in results]
     assert len(pieces[0]) >= 2 and pieces[1]
-    cached = frozenset({input_hash(pieces[0][0][1])})
-    batch = {"n": [0, 1], "result": [pickle.dumps((r, p)) for r, p in zip(results, pieces)]}
-    found = [pickle.loads(blob) for blob in _EncodeNewStage(SETTINGS, cached)(batch)["vectors"]]
+    cached = [frozenset({input_hash(pieces[0][0][1])}), frozenset()]  # the first page's first passage is cached
+    batch = {"n": [0, 1], "result": [pickle.dumps((r, p)) for r, p in zip(results, pieces)], "cached": [pickle.dumps(c) for c in cached]}
+    found = [pickle.loads(blob) for blob in _EncodeNewStage(SETTINGS)(batch)["vectors"]]
     expected = [[input_hash(text) for _, text in page] for page in pieces]
     assert list(found[0]) == expected[0][1:] and list(found[1]) == expected[1]
     texts = [text for _, text in pieces[1]]

@@ -236,3 +236,17 @@ def test_a_server_following_updates_closes_the_indexes_it_replaced(small_index: 
     build(SMALL, settings=small_index, encoder=encoder)
     assert kept.current() is not second and second.search("heart failure", k=1)
     second.close()
+
+
+def test_the_store_gives_the_cache_keys_of_a_source_s_passages(small_index: Settings):
+    """What a Ray build's encoders skip for a page read again: the embedding-cache keys of its article's passages."""
+    import sqlite3
+
+    manifest = json.loads((small_index.index_dir / MANIFEST).read_text())
+    with sqlite3.connect(small_index.index_dir / manifest["store_file"]) as db:
+        expected: dict[str, set[str]] = {}
+        for source, key in db.execute("SELECT a.source, p.input_hash FROM passages p JOIN articles a ON a.id = p.article_id"):
+            expected.setdefault(source, set()).add(key)
+    with Index.open(small_index.index_dir, settings=small_index) as index:
+        sources = sorted(expected)[:3]
+        assert index.store.input_hashes([*sources, "/nowhere.html"]) == {source: expected[source] for source in sources}

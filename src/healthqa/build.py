@@ -259,7 +259,7 @@ def _read_pages(
         listed = list(pages)
         report("extracting", 0, len(listed))
         hashes_known = {source: h for source, _ in listed if (h := known(source)) is not None}
-        cached = frozenset(previous.input_hashes(list(hashes_known))) if previous else frozenset()
+        cached = previous.input_hashes(list(hashes_known)) if previous else {}
         results = runner.extract(listed, settings, hashes_known, cached)
     else:
         results = (extract_page(source, page, settings, known(source)) for source, page in pages)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import pickle
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,21 +102,24 @@ class RayRunner:
         return self.actors or max(1, self.pool_size // 2)
 
     def extract(self, pages: Sequence[tuple[str, PageBytes]], settings: Settings, known: dict[str, str],
-                cached: frozenset[str] = frozenset()) -> list[PageResult]:
+                cached: Mapping[str, frozenset[str]] | None = None) -> list[PageResult]:
         """Read and extract pages on the workers; pages whose bytes hash as in `known` (source → hash) are not
         extracted again. In the order of `pages`. The same actors split each article into passages at once, and
         the passages stream on to the encoder actors while later pages are still being extracted: `split` and
-        `encode` then hand out what was already done. Encoder inputs whose hash is in `cached` (the embedding
-        cache's, for the pages read again) are not encoded."""
+        `encode` then hand out what was already done. A page read again does not have the inputs in
+        `cached[source]` encoded (their vectors are in the embedding cache); each page carries its own, so that no
+        actor holds the whole cache's keys."""
         if not pages:
             return []
-        rows = [{"n": n, "page": cloudpickle.dumps((source, page, known.get(source)))} for n, (source, page) in enumerate(pages)]
+        cached = cached or {}
+        rows = [{"n": n, "page": cloudpickle.dumps((source, page, known.get(source))), "cached": pickle.dumps(cached.get(source, frozenset()))}
+                for n, (source, page) in enumerate(pages)]
         # Small blocks stream: the encoders start on the first pages' passages, and wait little after the last.
         dataset = ray.data.from_items(rows, override_num_blocks=-(-len(rows) // EXTRACT_BATCH))
         size = self.streamed_pool_size
         extracted_rows = dataset.map_batches(_ExtractStage, fn_constructor_args=(settings,), batch_size=EXTRACT_BATCH,
                                              compute=ActorPoolStrategy(size=size), num_cpus=STAGE_CPUS)
-        results = extracted_rows.map_batches(_EncodeNewStage, fn_constructor_args=(settings, cached), batch_size=ENCODE_PAGES,
+        results = extracted_rows.map_batches(_EncodeNewStage, fn_constructor_args=(settings,), batch_size=ENCODE_PAGES,
                                              compute=ActorPoolStrategy(size=size), num_cpus=STAGE_CPUS)
         extracted: list[PageResult] = []
         for row in sorted(results.take_all(), key=lambda row: row["n"]):
@@ -188,7 +191,7 @@ class _ExtractStage:
             result = extract_page(source, page, self.settings, known_hash)
             pieces = article_passages(result.article, self.encoder, self.settings) if result.article is not None else []
             results.append(pickle.dumps((result, pieces)))
-        return {"n": list(batch["n"]), "result": results}
+        return {"n": list(batch["n"]), "result": results, "cached": list(batch["cached"])}
 
 
 def _split_key(article: Article) -> tuple[str, str]:
@@ -209,17 +212,18 @@ class _SplitStage:
 
 
 class _EncodeNewStage:
-    """The encoder after extraction: the new passages of a batch of pages in one call (sorted by length there)."""
+    """The encoder after extraction: the new passages of a batch of pages in one call (sorted by length there),
+    but for those each page's `cached` names."""
 
-    def __init__(self, settings: Settings, cached: frozenset[str]) -> None:
+    def __init__(self, settings: Settings) -> None:
         from .embed import Encoder
 
         self.encoder = Encoder(settings.model, batch_size=settings.batch_size)
-        self.cached = cached
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         pages = [[(input_hash(text), text) for _, text in pickle.loads(blob)[1]] for blob in batch["result"]]
-        inputs = {key: text for page in pages for key, text in page if key not in self.cached}
+        skips = [pickle.loads(blob) for blob in batch["cached"]]
+        inputs = {key: text for page, skip in zip(pages, skips) for key, text in page if key not in skip}
         keys = list(inputs)
         by_key = dict(zip(keys, self.encoder.encode([inputs[key] for key in keys]))) if keys else {}
         found = [pickle.dumps({key: by_key[key] for key, _ in page if key in by_key}) for page in pages]

@@ -281,16 +281,17 @@ class Store:
             rows = rows or self._query("SELECT content_hash, '' FROM skipped WHERE source = ?", [source])
         return SourceRecord(*rows[0]) if rows else None
 
-    def input_hashes(self, sources: Sequence[str]) -> set[str]:
-        """The embedding-cache keys of the passages of the articles read from these sources."""
-        found: set[str] = set()
+    def input_hashes(self, sources: Sequence[str]) -> dict[str, frozenset[str]]:
+        """By source: the embedding-cache keys of the passages of the article read from it."""
+        found: dict[str, set[str]] = {}
         with self._lock:
             for begin in range(0, len(sources), 500):
                 chunk = list(sources[begin : begin + 500])
                 marks = ",".join("?" * len(chunk))
-                found.update(row[0] for row in self._query(
-                    f"SELECT p.input_hash FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.source IN ({marks})", chunk))
-        return found
+                for source, key in self._query(
+                        f"SELECT a.source, p.input_hash FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.source IN ({marks})", chunk):
+                    found.setdefault(source, set()).add(key)
+        return {source: frozenset(keys) for source, keys in found.items()}
 
     def has_article(self, article_id: str) -> bool:
         with self._lock:
