@@ -156,8 +156,8 @@ def unnamed_terms(index: Index, question: str, language: str, hits: Sequence[Hit
     closeness = vectors[len(unknown) :] @ vectors[: len(unknown)].T
     sounds = [sound_skeleton(candidate) for candidate in candidates]
     return [
-        word for column, word in enumerate(unknown)
-        if not any(translates(closeness[row, column], sounds[row], sound_skeleton(word)) and not _part_of(candidate, names[word])
+        word for column, (word, sound) in enumerate((word, sound_skeleton(word)) for word in unknown)
+        if not any(translates(closeness[row, column], sounds[row], sound) and not _part_of(candidate, names[word])
                    for row, candidate in enumerate(candidates))
     ]
 
