@@ -250,3 +250,24 @@ def test_the_store_gives_the_cache_keys_of_a_source_s_passages(small_index: Sett
     with Index.open(small_index.index_dir, settings=small_index) as index:
         sources = sorted(expected)[:3]
         assert index.store.input_hashes([*sources, "/nowhere.html"]) == {source: expected[source] for source in sources}
+
+
+def test_bm25_reads_each_passage_with_its_article_s_title(tmp_path: Path, encoder):
+    """A passage deep in an article rarely names what the article is about: the title's words find it too."""
+    from conftest import page
+
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of the report describes how hospital pharmacists checked infusion pumps, logged every "
+        f"alarm and compared the readings with the manufacturer's tolerance tables during week {n} of the audit.</p>"
+        for n in range(1, 13)
+    )
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "recall.html").write_text(page(paragraphs, title="Quintaval recall widens"), encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", passage_tokens=80, overlap_tokens=10, per_article=100)
+    build([tmp_path / "pages"], settings=settings, encoder=encoder)
+    with Index.open(settings.index_dir, settings=settings, encoder=encoder) as index:
+        passages = index.stats()["passages"]
+        hits = index.search("Quintaval", k=passages, retrieval="lexical")
+    assert passages >= 3
+    assert len(hits) == passages
+    assert sum("Quintaval" in hit.text for hit in hits) <= 1  # the others hold it only through their title

@@ -48,7 +48,7 @@ from .segments import (
 )
 from .backends import PUBLISHED, Entry, delete_removed, drop_collection, new_engine_info, write_rows
 from .settings import Settings
-from .stages import PageBytes, PageResult, article_passages, extract_page
+from .stages import LEXICAL_FIELDS, PageBytes, PageResult, article_passages, extract_page, lexical_text
 from .store import NewPassage, SourceRecord, Store
 
 if TYPE_CHECKING:
@@ -134,7 +134,8 @@ def _file_digest(path: Path) -> str:
 
 def settings_fingerprint(settings: Settings) -> str:
     """The settings that shape what is stored: when they change, the index is rebuilt from scratch."""
-    shaping = [model_display_name(settings.model), list(settings.languages), settings.min_words, settings.passage_tokens, settings.overlap_tokens]
+    shaping = [model_display_name(settings.model), list(settings.languages), settings.min_words, settings.passage_tokens,
+               settings.overlap_tokens, LEXICAL_FIELDS]
     return hashlib.sha256(json.dumps(shaping).encode()).hexdigest()[:16]
 
 
@@ -375,9 +376,8 @@ def _write_generation(
     if engine_info:  # the vectors and BM25 go to a search engine, as rows not yet visible
         engine_info = engine_info if previous is not None else new_engine_info(settings, generation, _current_engine(index_dir))
         articles = {article.id: article for article, _, _ in changes.articles}
-        engine, state[PUBLISHED] = write_rows(index_dir, settings, engine_info, previous, [
-            Entry(n.id, matrix[row], n.passage.text, articles[n.passage.article_id].language, articles[n.passage.article_id].site,
-                  articles[n.passage.article_id].date, 0) for row, n in enumerate(new_passages)], matrix.shape[1])
+        entries = [_entry(n, matrix[row], articles[n.passage.article_id]) for row, n in enumerate(new_passages)]
+        engine, state[PUBLISHED] = write_rows(index_dir, settings, engine_info, previous, entries, matrix.shape[1])
     elif len(ids) or previous is None:  # a build from scratch always has its segment, even empty
         lexical = LexicalSegment.build([n.terms.split() for n in new_passages], ids)
         record, folder = write_segment(index_dir, generation, ids, matrix, lexical, kind="flat" if previous else "auto")
@@ -492,6 +492,11 @@ def start_background_merge(index_dir: Path, settings: Settings) -> None:
         pass  # the next update asks again
 
 
+def _entry(passage: NewPassage, vector: np.ndarray, article: Article) -> Entry:
+    """A passage as a search engine stores it: the engine analyses the text BM25 reads (title, then passage)."""
+    return Entry(passage.id, vector, lexical_text(article.title, passage.passage), article.language, article.site, article.date, 0)
+
+
 def make_passages(
     articles: Iterable[Article], encoder: Encoder | None, settings: Settings, first_id: int = 0, runner: "RayRunner | None" = None,
 ) -> tuple[list[NewPassage], list[str]]:
@@ -507,7 +512,8 @@ def make_passages(
     inputs: list[str] = []
     for article, pieces in zip(articles, split):
         for passage, text in pieces:
-            passages.append(NewPassage(first_id + len(passages), passage, " ".join(analyse(passage.text, article.language)), input_hash(text)))
+            terms = " ".join(analyse(lexical_text(article.title, passage), article.language))
+            passages.append(NewPassage(first_id + len(passages), passage, terms, input_hash(text)))
             inputs.append(text)
     return passages, inputs
 

@@ -18,6 +18,9 @@ from .records import Article, Passage
 from .settings import Settings
 
 MAX_TITLE_CONTEXT_TOKENS = 48
+# What BM25 reads of a passage (lexical_text), part of the settings' fingerprint: an index whose BM25 read
+# something else is rebuilt by `build --if-stale`, not mixed with new passages.
+LEXICAL_FIELDS = "title+text"
 # A page to read: a reader of its bytes, a failure met while fetching it, or (bytes, final URL) once fetched.
 PageBytes = Callable[[], bytes] | SourceError | tuple[bytes, str]
 
@@ -74,6 +77,13 @@ def article_passages(article: Article, encoder: Encoder, settings: Settings) -> 
 def encoder_input(context: str, passage: Passage) -> str:
     """What the encoder reads for a passage: its article's (shortened) title, then its text."""
     return f"{context}\n{passage.text}" if context else passage.text
+
+
+def lexical_text(title: str, passage: Passage) -> str:
+    """What BM25 reads for a passage: its article's title, then its text. A passage deep in an article rarely
+    names what the whole article is about (README "Retrieval": PIAF recall@5 0.929 -> 0.941, COVID-QA 0.803 ->
+    0.814)."""
+    return f"{title}\n{passage.text}" if title else passage.text
 
 
 def title_context(title: str, encoder: Encoder) -> str:
