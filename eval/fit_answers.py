@@ -50,7 +50,8 @@ def question_rows(set_names: list[str]) -> dict[str, list[Rows]]:
     encoder = Encoder(settings.model, batch_size=settings.batch_size)
     code = hashlib.sha256(Path(__file__).with_name("realdata.py").read_bytes()
                           + (Path(__file__).parent.parent / "src/healthqa/selection.py").read_bytes()
-                          + (Path(__file__).parent.parent / "src/healthqa/fusion.py").read_bytes()).hexdigest()[:12]
+                          + (Path(__file__).parent.parent / "src/healthqa/fusion.py").read_bytes()
+                          + (Path(__file__).parent.parent / "src/healthqa/stages.py").read_bytes()).hexdigest()[:12]
     rows: dict[str, list[Rows]] = {}
     for question_set in SETS:
         corpus = CORPORA[question_set.corpus]
