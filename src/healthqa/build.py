@@ -520,7 +520,8 @@ def _reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
 
 
 def _downloads(urls: Sequence[str], settings: Settings, limits: object | None, progress: Progress | None) -> Iterator[tuple[str, PageBytes]]:
-    from .fetch import FetchLimits, iter_documents
+    from .discover import iter_documents
+    from .fetch import FetchLimits
 
     limits = limits or FetchLimits(allow_private=True, max_bytes=settings.max_page_bytes)
     report = progress or _no_progress
