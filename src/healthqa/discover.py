@@ -10,13 +10,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-import trafilatura
 from lxml import etree
-from trafilatura.feeds import FeedParameters, determine_feed
-from trafilatura.metadata import extract_metadata
 
 from .errors import SourceError
-from .extract import ARTICLE_PAGE_TYPES, is_article_html
+from .extract import ARTICLE_PAGE_TYPES, declared_page_type, feed_links, is_article_html
 from .fetch import Fetched, FetchLimits, fetch
 
 
@@ -67,11 +64,7 @@ def discover(
         return Discovery(url, "article", (url,), {url: document})
 
     # A home or section page: its feeds first (fresh articles), then the site's sitemap (all of them).
-    try:
-        params = FeedParameters(document.final_url, urlsplit(document.final_url).hostname or "", url, True)
-        feeds = determine_feed(html, params)[:max_feeds]
-    except Exception:  # trafilatura and lxml raise many types on hostile markup; no feeds then
-        feeds = []
+    feeds = feed_links(html, document.final_url, url)[:max_feeds]
     site = urlsplit(document.final_url)
     guess = f"{site.scheme}://{site.netloc}/sitemap.xml"
     for candidate in [*feeds, guess]:
@@ -279,10 +272,9 @@ def _is_article(html: str, url: str, min_words: int) -> bool:
     """An article by its declared type, else by the same evidence extraction weighs (running text); a site's
     root is a home page whatever it holds."""
     try:
-        tree = trafilatura.load_html(html)
-        if tree is None:
-            return False
-        page_type = (extract_metadata(tree, default_url=url, extensive=False).pagetype or "").lower()
+        page_type = declared_page_type(html, url)
+    except SourceError:  # not parsed as HTML
+        return False
     except Exception:  # trafilatura and lxml raise many types on hostile input: let extraction judge
         return True
     if any(kind in page_type for kind in ARTICLE_PAGE_TYPES):
