@@ -17,7 +17,8 @@ from .extract import read_page
 from .records import Article, Skipped
 from .settings import Settings
 from .stages import PageBytes, PageResult, extract_page
-from .store import SourceRecord, Store
+from .store import Store
+from .storequeries import SourceRecord
 
 if TYPE_CHECKING:
     from .distributed import RayRunner
