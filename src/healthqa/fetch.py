@@ -145,8 +145,6 @@ def fetch(url: str, limits: FetchLimits = FetchLimits()) -> Fetched:
     raise SourceError(url, f"too many redirects (more than {limits.max_redirects}, the max_redirects limit)")
 
 
-
-
 # --- one request ------------------------------------------------------------------------------------------
 
 
