@@ -13,11 +13,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from healthqa.build import _encoder_inputs_of  # noqa: E402
-from healthqa.embed import Encoder  # noqa: E402
 from healthqa.evaluate import load_questions  # noqa: E402
 from healthqa.index import Index  # noqa: E402
 from healthqa.records import Filters  # noqa: E402
+from healthqa.stages import encoder_input, title_context  # noqa: E402
 
 
 def other_encoder(name: str):
@@ -40,8 +39,8 @@ if __name__ == "__main__":
     passages, query = other_encoder(name)
     with Index.open(index_dir) as index:
         ids = sorted(index.store.passage_ids(Filters()))
-        store = index.directory / index.manifest.store_file
-        texts = _encoder_inputs_of(store, ids, index.encoder)
+        found = index.store.passages_with_articles(ids)
+        texts = [encoder_input(title_context(found[i][1].title, index.encoder), found[i][0]) for i in ids]
     target = Path(out + ".passages.npy")
     if not target.exists():
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""fetch.py against a real HTTP server on 127.0.0.1 (tests/http_site.py): no mocks, no internet."""
+"""fetch.py and discover.py against a real HTTP server on 127.0.0.1 (tests/http_site.py): no mocks, no internet."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 from healthqa import Settings
 from healthqa.errors import ConfigError, SourceError
 from healthqa.extract import extract_html
-from healthqa.fetch import Discovery, FetchLimits, Fetched, discover, fetch, iter_documents
+from healthqa.discover import Discovery, discover, iter_documents
+from healthqa.fetch import FetchLimits, Fetched, fetch
 
 from http_site import STORIES, Site, article_html, gzip_bomb, serve_site
 

@@ -11,6 +11,9 @@ articles. All three go through one update:
     commit in the store, in one transaction: the changes, tombstones for the removed passages, the new
     segment and generation (readers open the new generation from then on) → manifest.json updated to match
 
+Reading the pages and deciding what changes is changes.py's part, before anything is written; writing and
+committing the changes is this module's.
+
 Nothing in proportion to the whole index is rebuilt or copied; a merge (merge.py) folds the small segments
 into the base later, in the background. A build from scratch (`fresh`, a first build, other settings) writes
 a new store and one segment, and switches to them at manifest.json. The whole update holds the index's lock,
@@ -25,9 +28,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,27 +38,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .cache import EmbeddingCache, input_hash
-from .duplicates import NearDuplicates, text_simhash
+from .changes import Changes, Progress, downloads, drop_deleted, file_reader, is_url, no_progress, read_pages
 from .embed import Encoder, model_display_name
 from .errors import HealthQAError, IndexProblem, MissingExtra, SourceError
-from .extract import iter_html_files, read_page
+from .extract import iter_html_files
 from .index import FORMAT_VERSION, MANIFEST, Manifest, raw_manifest_files
 from .lexical import LexicalSegment, analyse
-from .records import Article, BuildReport, Skipped
+from .records import Article, BuildReport
 from .segments import (
-    exclusive, fsync_dir, fsync_file, merge_plan, merge_running, new_generation, place_segment, remove_unused, segment_names,
+    exclusive, fsync_file, merge_plan, merge_running, new_generation, place_segment, remove_unused, segment_names,
     write_segment,
 )
 from .backends import PUBLISHED, Entry, delete_removed, drop_collection, new_engine_info, write_rows
 from .settings import Settings
-from .stages import LEXICAL_FIELDS, PageBytes, PageResult, article_passages, extract_page, lexical_text
-from .store import NewPassage, SourceRecord, Store
+from .stages import LEXICAL_FIELDS, PageBytes, article_passages, lexical_text
+from .store import NewPassage, Store
 
 if TYPE_CHECKING:
     from .distributed import RayRunner
-
-# (stage, done, total): called as work advances, so a CLI or UI can show progress; total is 0 when unknown.
-Progress = Callable[[str, int, int], None]
 
 
 def build(
@@ -78,7 +78,7 @@ def build(
         manifest = Manifest.read(settings.index_dir)
         return BuildReport(str(settings.index_dir), manifest.articles, manifest.passages, 0.0, unchanged=True)
     present = [str(path.resolve()) for path in files]
-    pages = ((source, _reader(path, settings.max_page_bytes)) for source, path in zip(present, files))
+    pages = ((source, file_reader(path, settings.max_page_bytes)) for source, path in zip(present, files))
     scope = [str(Path(source).resolve()) for source in sources]
     return _update(settings, encoder, progress, pages=pages, page_count=len(files), scope=scope, present=set(present),
                    fresh=fresh, fingerprint=fingerprint, empty_message=f"no article found among {len(files)} file(s)")
@@ -96,14 +96,14 @@ def add(
     feeds and sitemaps are looked for) to the index; nothing already indexed is dropped. A page read before is
     replaced when its bytes changed. `limits` is a fetch.FetchLimits; by default built from the settings."""
     settings = settings or Settings.from_env()
-    urls = [str(source) for source in sources if _is_url(str(source))]
-    local = [source for source in sources if not _is_url(str(source))]
+    urls = [str(source) for source in sources if is_url(str(source))]
+    local = [source for source in sources if not is_url(str(source))]
     files = list(iter_html_files(local))
     pages: Iterable[tuple[str, PageBytes]] = (
-        (str(path.resolve()), _reader(path, settings.max_page_bytes)) for path in files
+        (str(path.resolve()), file_reader(path, settings.max_page_bytes)) for path in files
     )
     if urls:
-        pages = itertools.chain(pages, _downloads(urls, settings, limits, progress))
+        pages = itertools.chain(pages, downloads(urls, settings, limits, progress))
     return _update(settings, encoder, progress, pages=pages, page_count=len(files), scope=[], present=set(), fresh=False,
                    fingerprint=None, empty_message="", keep_existing=True)
 
@@ -150,28 +150,6 @@ def is_stale(index_dir: Path, fingerprint: str, settings: Settings) -> bool:
 # --- the update ---------------------------------------------------------------------------------------------
 
 
-
-@dataclass
-class _Changes:
-    """What one update does to the index, gathered before anything is written."""
-
-    articles: list[tuple[Article, str, int]] = field(default_factory=list)  # (article, page hash, simhash)
-    skipped: list[tuple[Skipped, str]] = field(default_factory=list)  # (why, page hash), stored
-    failures: list[Skipped] = field(default_factory=list)  # reported only: the source's article is kept
-    removed_articles: set[str] = field(default_factory=set)
-    forgotten_sources: set[str] = field(default_factory=set)  # skip records to drop: the source was read again
-    also_at: dict[str, list[str]] = field(default_factory=dict)
-    added: int = 0
-    replaced: int = 0
-    also_published: int = 0
-
-    def __bool__(self) -> bool:
-        return bool(self.articles or self.skipped or self.removed_articles or self.forgotten_sources or self.also_at)
-
-    def reported(self) -> tuple[Skipped, ...]:
-        return (*(item for item, _ in self.skipped), *self.failures)
-
-
 def _update(
     settings: Settings,
     encoder: Encoder | None,
@@ -188,7 +166,7 @@ def _update(
     keep_existing: bool = False,
 ) -> BuildReport:
     started = time.perf_counter()
-    report = progress or _no_progress
+    report = progress or no_progress
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -205,9 +183,9 @@ def _update(
             )
         try:
             clock = time.perf_counter()
-            changes = _Changes()
-            _drop_deleted(changes, previous, scope, present)  # first, so that a moved file is not its own duplicate
-            _read_pages(changes, pages, page_count, previous, settings, report, runner)
+            changes = Changes()
+            drop_deleted(changes, previous, scope, present)  # first, so that a moved file is not its own duplicate
+            read_pages(changes, pages, page_count, previous, settings, report, runner)
             for reference in removals:
                 ids = previous.article_ids_for(reference) if previous else []
                 if not ids:
@@ -240,114 +218,12 @@ def _update(
     )
 
 
-def _read_pages(
-    changes: _Changes, pages: Iterable[tuple[str, PageBytes]], page_count: int, previous: Store | None, settings: Settings,
-    report: Progress, runner: "RayRunner | None" = None,
-) -> None:
-    """Extract what is new or changed; every page is tried, a bad one is recorded with its reason. Reading and
-    extraction (stages.extract_page) run here, page after page, or on Ray; what follows needs the whole update."""
-    keys, hashes = previous.simhashes() if previous else ([], [])
-    near = NearDuplicates(keys, hashes)
-    pending_ids: set[str] = set()  # articles added by this update
-    also_at = _AlsoAt(previous)
-
-    def known(source: str) -> str | None:
-        record = previous.source_record(source) if previous else None
-        return record.content_hash if record is not None else None
-
-    results: Iterable[PageResult]
-    if runner is not None:
-        listed = list(pages)
-        report("extracting", 0, len(listed))
-        hashes_known = {source: h for source, _ in listed if (h := known(source)) is not None}
-        cached = previous.input_hashes(list(hashes_known)) if previous else {}
-        results = runner.extract(listed, settings, hashes_known, cached)
-    else:
-        results = (extract_page(source, page, settings, known(source)) for source, page in pages)
-    for number, result in enumerate(results, 1):
-        report("extracting", number, max(page_count, number))
-        source = result.source
-        if result.unreadable:  # unreadable or not downloadable now: what was built from it stays
-            if (previous.source_record(source) if previous else None) is None:
-                changes.skipped.append((Skipped(source, result.reason), ""))
-            else:
-                changes.failures.append(Skipped(source, f"{result.reason} (the version indexed before is kept)"))
-            continue
-        if result.unchanged:
-            continue  # read before, unchanged: its article (or skip reason) stays as it is
-        page_hash = result.page_hash
-        before = previous.source_record(source) if previous else None
-        _forget_article(changes, before)
-        changes.forgotten_sources.add(source)
-        article = result.article
-        if article is None:
-            changes.skipped.append((Skipped(source, result.reason), page_hash))
-            continue
-        stored = previous is not None and previous.has_article(article.id)
-        if article.id in pending_ids or (stored and article.id not in changes.removed_articles):
-            changes.skipped.append((Skipped(source, f"duplicate of {article.url} (same URL)"), page_hash))
-            continue
-        simhash = text_simhash(article.title + "\n" + article.text)
-        original = near.find(simhash, exclude=changes.removed_articles)
-        if original is not None:
-            places = changes.also_at.setdefault(original, list(also_at.get(original, [])))
-            place = article.url or source
-            if place not in places:
-                places.append(place)
-            changes.also_published += 1
-            changes.skipped.append((Skipped(source, f"same story as article {original}: stored once, as also published at {place}"), page_hash))
-            continue
-        near.add(article.id, simhash)
-        pending_ids.add(article.id)
-        if also_at.get(article.id):  # a changed page keeps the places its story was also published at
-            article = _with_also_at(article, also_at[article.id])
-        changes.articles.append((article, page_hash, simhash))
-        if before is not None and before.article_id:
-            changes.replaced += 1
-        else:
-            changes.added += 1
-    # Also-published places go to articles added in this update directly, to stored ones by an UPDATE.
-    pending = {a.id: i for i, (a, _, _) in enumerate(changes.articles)}
-    for original in [key for key in changes.also_at if key in pending]:
-        position = pending[original]
-        article, page_hash, simhash = changes.articles[position]
-        changes.articles[position] = (_with_also_at(article, changes.also_at.pop(original)), page_hash, simhash)
-
-
-class _AlsoAt:
-    """The places stored articles were also published at, read when asked for (not all at once)."""
-
-    def __init__(self, store: Store | None) -> None:
-        self._store = store
-        self._known: dict[str, list[str]] = {}
-
-    def get(self, article_id: str, default: list[str] | None = None) -> list[str] | None:
-        if article_id not in self._known:
-            self._known[article_id] = (self._store.also_at([article_id]).get(article_id, []) if self._store else [])
-        return self._known[article_id] or default
-
-
-def _drop_deleted(changes: _Changes, previous: Store | None, scope: Sequence[str], present: set[str]) -> None:
-    """Sources under the synced folders (or the synced files) that are no longer there."""
-    if previous is None or not scope:
-        return
-    for source, record in previous.sources().items():
-        if source not in present and any(source == root or source.startswith(root.rstrip(os.sep) + os.sep) for root in scope):
-            changes.forgotten_sources.add(source)
-            _forget_article(changes, record)
-
-
-def _forget_article(changes: _Changes, record: SourceRecord | None) -> None:
-    if record is not None and record.article_id:
-        changes.removed_articles.add(record.article_id)
-
-
 def _write_generation(
     index_dir: Path,
     settings: Settings,
     encoder: Encoder | None,
     previous: Store | None,
-    changes: _Changes,
+    changes: Changes,
     fingerprint: str | None,
     report: Progress,
     timings: dict[str, float],
@@ -518,34 +394,6 @@ def make_passages(
     return passages, inputs
 
 
-# --- pages --------------------------------------------------------------------------------------------------
-
-
-def _reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
-    return lambda: read_page(path, max_bytes)  # bounded: a huge file, a pipe or a device is refused unread
-
-
-def _downloads(urls: Sequence[str], settings: Settings, limits: object | None, progress: Progress | None) -> Iterator[tuple[str, PageBytes]]:
-    from .fetch import FetchLimits, iter_documents
-
-    limits = limits or FetchLimits(allow_private=True, max_bytes=settings.max_page_bytes)
-    report = progress or _no_progress
-    for number, (url, result) in enumerate(iter_documents(urls, limits, max_pages=settings.max_pages, min_words=settings.min_words), 1):
-        report("fetching", number, 0)
-        if isinstance(result, SourceError):
-            yield url, result
-        else:
-            yield url, (result.body, result.final_url)
-
-
-def _is_url(source: str) -> bool:
-    return "://" in source[:12]
-
-
-def _with_also_at(article: Article, places: list[str]) -> Article:
-    return replace(article, also_at=tuple(dict.fromkeys([*article.also_at, *places])))
-
-
 # --- the index folder ---------------------------------------------------------------------------------------
 
 
@@ -561,17 +409,6 @@ def _open_current(index_dir: Path, settings: Settings) -> Store | None:
         return Store.open_writable(index_dir / manifest.store_file)
     except IndexProblem:
         return None
-
-
-def _manifest_fingerprint(index_dir: Path) -> str:
-    try:
-        return Manifest.read(index_dir).corpus_fingerprint
-    except IndexProblem:
-        return ""
-
-
-def _no_progress(stage: str, done: int, total: int) -> None:
-    pass
 
 
 def _ray_runner(settings: Settings) -> "AbstractContextManager[RayRunner | None]":

@@ -1,8 +1,9 @@
 """The build's stages on a Ray cluster, as Ray Data stages: the only module that imports ray.
 
     pages ──map_batches on extractor actors: read + extract + split (stages.extract_page, stages.article_passages)
-          ──map_batches on encoder actors: the new passages' vectors──▶ driver: duplicates, what changed, passage
-          ids, the embedding cache (build.py), which takes the vectors it lacks from what streamed past
+          ──map_batches on encoder actors: the new passages' vectors──▶ driver: duplicates, what changed
+          (changes.py), passage ids, the embedding cache (build.py), which takes the vectors it lacks from what
+          streamed past
     inputs still missing (rare) ──map_batches on a pool of encoder actors──▶ vectors
 
 Both pools run at once: the encoders work on the first pages' passages while later pages are extracted, and

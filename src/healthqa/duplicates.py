@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 import numpy as np
-from trafilatura.deduplication import Simhash
+
+from .extract import simhash
 
 # Bits out of 64 that may differ for two texts to count as the same story (similarity ≥ 0.92).
 MAX_DIFFERENT_BITS = 5
@@ -16,7 +17,7 @@ _SIGN = 1 << 63
 
 def text_simhash(text: str) -> int:
     """The simhash as a signed 64-bit integer, as SQLite stores it."""
-    value = Simhash(text).hash
+    value = simhash(text)
     return value - (1 << 64) if value & _SIGN else value
 
 

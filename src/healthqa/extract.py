@@ -1,5 +1,6 @@
-"""Pages → Articles. The only module that calls trafilatura's extractor: it decides what text and metadata a
-page gives, and whether the page is an article at all (the skip rules), each refusal with its reason.
+"""Pages → Articles. The only module that imports trafilatura: it decides what text and metadata a page gives,
+and whether the page is an article at all (the skip rules), each refusal with its reason. Discovery asks it for
+a page's declared type and feeds, duplicates.py for its simhash.
 
 Hostile input is expected (random bytes, binaries, wrong charsets, enormous or absurdly nested pages, entity
 bombs): every page either becomes an Article or raises SourceError whose reason says, in one sentence, why it was
@@ -36,6 +37,9 @@ import trafilatura
 from htmldate import extractors as date_extractors
 from lxml.etree import _Element
 from lxml.html import Element
+from trafilatura.deduplication import Simhash
+from trafilatura.feeds import FeedParameters, determine_feed
+from trafilatura.metadata import extract_metadata
 
 from .errors import SourceError
 from .language import detect_language, language_confidence
@@ -232,6 +236,31 @@ def is_article_html(html: str, url: str, min_words: int) -> bool:
         return False
     except Exception:  # trafilatura and lxml raise many types on hostile input
         return True
+
+
+def declared_page_type(html: str, url: str) -> str:
+    """The type a downloaded page declares (og:type, schema.org), in lower case: discovery trusts it before it
+    weighs the text. Raises SourceError when the page does not parse; on hostile markup trafilatura and lxml
+    raise many other types, left for the caller to judge."""
+    tree = trafilatura.load_html(html)
+    if tree is None:
+        raise SourceError(url, "could not be parsed as HTML")
+    return (extract_metadata(tree, default_url=url, extensive=False).pagetype or "").lower()
+
+
+def feed_links(html: str, url: str, requested_url: str) -> list[str]:
+    """The feeds a home or section page links to, `url` being where it was fetched from after redirects; none
+    when its markup defeats the finder."""
+    try:
+        params = FeedParameters(url, urlsplit(url).hostname or "", requested_url, True)
+        return determine_feed(html, params)
+    except Exception:  # trafilatura and lxml raise many types on hostile markup; no feeds then
+        return []
+
+
+def simhash(text: str) -> int:
+    """trafilatura's 64-bit simhash of a text, unsigned: here so that only this module imports trafilatura."""
+    return Simhash(text).hash
 
 
 @dataclass

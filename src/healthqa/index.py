@@ -33,7 +33,8 @@ from .proximity import PROXIMITY_WEIGHT, pair_bonus, question_pairs
 from .records import Filters, Hit
 from .segments import disk_size, fsync_dir, load_segment, searched_together, writer_temporary
 from .settings import RETRIEVAL_MODES, Settings
-from .store import PassageFacts, SegmentRecord, Store
+from .store import Store
+from .storequeries import PassageFacts
 from .vectors import SegmentedVectors
 
 if TYPE_CHECKING:

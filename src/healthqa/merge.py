@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HealthQAError, IndexProblem
-from .index import Manifest, raw_manifest_files
+from .index import Manifest
 from .lexical import LexicalSegment
 from .segments import (
     MERGE_REMOVED_SHARE, VECTORS, exclusive, load_segment, merge_plan, new_generation, place_segment, remove_unused, segment_dir,

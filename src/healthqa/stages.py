@@ -2,7 +2,8 @@
 passages and encoder inputs. The local build calls them in-process; the Ray build (distributed.py) runs the
 very same functions as Ray Data stages, so that both give the same index.
 
-What needs the whole update (duplicates, the embedding cache, passage ids, the store) stays in build.py."""
+What needs the whole update stays with the driver: duplicates in changes.py; the embedding cache, passage ids and
+the store in build.py."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from .build import add
 from .errors import ConfigError, HealthQAError
 from .fetch import FetchLimits
 from .messages import message
-from .records import Answer, BuildReport, Citation, Filters, Hit
+from .records import Answer, BuildReport, Citation, Filters
 
 EXAMPLES = [
     "What are pharma companies' digital-health priorities?",
