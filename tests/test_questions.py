@@ -13,9 +13,11 @@ from healthqa.questions import (
     SHARE,
     WHO,
     asked_measure,
+    asks_reason,
     counted_noun,
     defined_term,
     defines,
+    gives_reason,
     holds_kind,
     kind_spans,
     measure_spans,
@@ -155,3 +157,16 @@ def test_figures_of_the_sort_asked():
     # "phase 2" names a trial, "five and a half months" is a duration, "le 11 mai" a day: none counts patients
     assert measured("Its phase 2 trial enrolled in five and a half months.", COUNT) == []
     assert measured("Orphéa a présenté le 11 mai 2023 le bilan de son essai.", COUNT) == []
+
+
+def test_a_question_that_asks_why_wants_a_cause_or_a_purpose():
+    assert asks_reason("Why is iron critical to bacteria?")
+    assert asks_reason("Pourquoi ce besoin de paraître bronzé ?")
+    assert not asks_reason("How much did Valtrane pay for Cardiolink?")
+    assert not asks_reason("Qui dirige la nouvelle direction du numérique ?")
+    assert gives_reason("Fe plays a role in infection as bacteria need it, because they utilize Fe for growth.")
+    assert gives_reason("The delay was due to a shortage of reagents.")
+    assert gives_reason("Le teint hâlé est recherché parce qu'il est signe de succès.")
+    assert gives_reason("Les laboratoires s'associent à des start-up afin de gagner du temps.")
+    assert not gives_reason("The study enrolled 612 adults with chronic insomnia.")
+    assert not gives_reason("La chélidoine pousse sur le bord des chemins.")
