@@ -48,10 +48,10 @@ class Rows:
 def question_rows(set_names: list[str]) -> dict[str, list[Rows]]:
     settings = eval_settings()
     encoder = Encoder(settings.model, batch_size=settings.batch_size)
+    source = Path(__file__).parent.parent / "src" / "healthqa"
+    modules = ("selection", "questions", "terms", "lexical", "passages", "fusion", "stages")  # what the rows depend on
     code = hashlib.sha256(Path(__file__).with_name("realdata.py").read_bytes()
-                          + (Path(__file__).parent.parent / "src/healthqa/selection.py").read_bytes()
-                          + (Path(__file__).parent.parent / "src/healthqa/fusion.py").read_bytes()
-                          + (Path(__file__).parent.parent / "src/healthqa/stages.py").read_bytes()).hexdigest()[:12]
+                          + b"".join((source / f"{module}.py").read_bytes() for module in modules)).hexdigest()[:12]
     rows: dict[str, list[Rows]] = {}
     for question_set in SETS:
         corpus = CORPORA[question_set.corpus]

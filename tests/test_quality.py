@@ -46,17 +46,21 @@ def test_fusion_is_at_least_as_good_as_either_retriever_alone(reports):
     assert fused["mrr@10"] >= max(lexical["mrr@10"], dense["mrr@10"]), (fused, lexical, dense)
 
 
+# How far below the better single retriever the default may be at MRR@10, per pair (see the test below).
+MRR_SHORTFALL = {"en->en": 0.025}
+
+
 @pytest.mark.parametrize("pair", PAIRS)
 def test_fusion_is_at_least_as_good_as_either_retriever_alone_on_each_pair(reports, pair):
     """Per pair (20 to 25 questions), no worse than the better single retriever by more than one question at
-    recall@5 and by more than 0.025 at MRR@10. Measured: en->en loses one question of 25 to BM25 alone, the
+    recall@5 and by more than 0.01 at MRR@10, but en->en. Measured: en->en loses one question of 25 to BM25 alone, the
     eConsent one (0.96 against 1.00 at recall@5, 0.853 against 0.873 at MRR@10: BM25's second passage, which
     the fusion puts below French passages that only the encoder finds, weakly); every other pair is ahead."""
     fused, lexical, dense = (reports[name][pair] for name in ("hybrid:adaptive", "lexical", "dense"))
     count = fused["questions"]
     best = max(lexical["recall@5"], dense["recall@5"])
     assert round(fused["recall@5"] * count) >= round(best * count) - 1, (fused, lexical, dense)
-    assert fused["mrr@10"] >= max(lexical["mrr@10"], dense["mrr@10"]) - 0.025, (fused, lexical, dense)
+    assert fused["mrr@10"] >= max(lexical["mrr@10"], dense["mrr@10"]) - MRR_SHORTFALL.get(pair, 0.01), (fused, lexical, dense)
 
 
 def test_answers_contain_the_answer_and_quote_verbatim(corpus_index, corpus_settings):

@@ -177,7 +177,8 @@ def _update(
         engine_info = (current if previous is not None else {"kind": wanted}) if wanted != "faiss" else None
         if previous is None and keep_existing and (index_dir / MANIFEST).exists():
             raise HealthQAError(
-                f"the index at {index_dir} was built with other settings, another model or an older format, so "
+                f"the index at {index_dir} was built with other settings, another model, an older format or an older "
+                f"release of healthqa, so "
                 f"nothing can be added to or removed from it as it is: rebuild it with `healthqa build --fresh SOURCE ... "
                 f"--index {index_dir}` (the embedding cache makes that quick), or use its settings"
             )

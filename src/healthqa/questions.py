@@ -169,11 +169,14 @@ _ASKS_AMOUNT = re.compile(
 # Asked why, the answer gives a cause or a purpose: on COVID-QA's 35 "why" questions, 19 of the 27 sentences
 # holding a gold phrase say "because", "due to", "leads to"…, against 282 of the 1,536 other candidates.
 _ASKS_REASON = re.compile(r"\b(?:why|pourquoi)\b|\bfor what (?:reason|purpose)\b|\bpour quelle raison\b", re.IGNORECASE)
+# Only words that give one: "…, explique Hélène Marchetti" attributes a quote, "ainsi que" adds, "thus far" and
+# "the report is due" speak of time, and "car" is French only after a comma (not "CAR-T" nor an English car).
 _GIVES_REASON = re.compile(
     r"\b(?:because|due to|owing to|as a result|results? (?:in|from)|resulted (?:in|from)|caus\w*|leads? to|leading to"
-    r"|led to|thus|therefore|hence|so that|in order to|allows?|allowing|enabl\w*|attributed|reasons?|explain\w*"
-    r"|parce que|parce qu['’]|car|en raison|grâce|afin|pour que|c['’]est pourquoi|donc|ainsi|provoqu\w*"
-    r"|entraîn\w*|permet\w*|dûe?s?|due|dues|expliqu\w*|cause\w*|raisons?)\b",
+    r"|led to|thus(?!\s+far)|therefore|hence|so that|in order to|allows?|allowing|enabl\w*|attributed|reasons?"
+    r"|explained by|parce que|parce qu['’]|en raison|grâce|afin|pour que|c['’]est pourquoi|donc|ainsi(?!\s+que)"
+    r"|provoqu\w*|entraîn\w*|permet\w*|d[ûu]e?s?\s+(?:à|au|aux)|expliqu\w*\s+par|raisons?)\b"
+    r"|,\s*(?-i:car)\b",
     re.IGNORECASE,
 )
 
@@ -184,7 +187,7 @@ def asks_reason(question: str) -> bool:
 
 
 def gives_reason(sentence: str) -> bool:
-    """Whether a sentence states a cause or a purpose ("…as bacteria utilize Fe for survival", "parce que…")."""
+    """Whether a sentence states a cause or a purpose ("…because they need iron", "afin de…", "…, car…")."""
     return bool(_GIVES_REASON.search(sentence))
 
 

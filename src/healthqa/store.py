@@ -5,8 +5,8 @@ Passage ids are the vector ids in FAISS; they are never reused (state `next_pass
 cannot hide a newer passage.
 
 A reader (`Store.open`) keeps one read transaction for its whole life: it sees one generation, whatever
-writers commit meanwhile, and opens that generation's segments. The queries, those of search and those of an
-update, are in storequeries.py."""
+writers commit meanwhile, and opens that generation's segments. The queries, those of search, of an update and
+of the commit point, are in storequeries.py."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from .errors import IndexCorrupt
 from .records import Article, Passage, Skipped
-from .storequeries import ARTICLE_COLUMNS, SearchQueries, UpdateQueries
+from .storequeries import ARTICLE_COLUMNS, GenerationQueries, SearchQueries, SegmentRecord, UpdateQueries  # noqa: F401 (SegmentRecord: part of this module's interface)
 from .terms import vocabulary
 
 SCHEMA = """
@@ -60,18 +60,7 @@ class NewPassage(NamedTuple):
     input_hash: str
 
 
-class SegmentRecord(NamedTuple):
-    """One segment folder: passages first_id..last_id (not all of them: ids of removed articles are gone)."""
-
-    name: str
-    first_id: int
-    last_id: int
-    passages: int
-    kind: str
-    sizes: dict[str, int]
-
-
-class Store(SearchQueries, UpdateQueries):
+class Store(SearchQueries, UpdateQueries, GenerationQueries):
     """A connection shared by the threads of a server; reads are serialised by a lock (they take microseconds).
     The class holds what changes the file (opening, writes, the commit point); it inherits the queries."""
 
@@ -219,16 +208,3 @@ class Store(SearchQueries, UpdateQueries):
     def _set_state(self, state: Mapping[str, str]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", ((k, str(v)) for k, v in state.items()))
 
-    def state(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._query("SELECT key, value FROM state"))
-
-    def segments(self) -> list[SegmentRecord]:
-        """The segments in id order."""
-        with self._lock:
-            rows = self._query("SELECT name, first_id, last_id, passages, kind, sizes FROM segments ORDER BY first_id")
-        return [SegmentRecord(*row[:5], json.loads(row[5])) for row in rows]
-
-    def tombstones(self) -> list[int]:
-        with self._lock:
-            return [row[0] for row in self._query("SELECT id FROM tombstones ORDER BY id")]

@@ -1,7 +1,8 @@
 """The store's queries, shared by the threads of a server through one connection (reads serialised by a lock):
 what search asks (SearchQueries: passages with their articles, ranking facts, filters, the vocabulary,
-statistics) and what an update asks before it writes (UpdateQueries: the sources read before, their hashes
-and simhashes). Store (store.py) has both, and the writes."""
+statistics), what an update asks before it writes (UpdateQueries: the sources read before, their hashes
+and simhashes) and the commit point (GenerationQueries: state, segments, tombstones). Store (store.py) has
+them all, and the writes."""
 
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ class SourceRecord(NamedTuple):
     article_id: str  # '' when the source was skipped
 
 
+class SegmentRecord(NamedTuple):
+    """One segment folder: passages first_id..last_id (not all of them: ids of removed articles are gone)."""
+
+    name: str
+    first_id: int
+    last_id: int
+    passages: int
+    kind: str
+    sizes: dict[str, int]
+
+
 class _Queries:
     """What both kinds of queries stand on; Store sets the connection, its lock and its path."""
 
@@ -46,6 +58,25 @@ class _Queries:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"the database {self.path} is damaged ({exc}); rebuild the index with `healthqa build`") from None
+
+
+class GenerationQueries(_Queries):
+    """The commit point every reader opens by: the state (generation, next passage id), the segments that index
+    the passages and the removed passages still inside them."""
+
+    def state(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._query("SELECT key, value FROM state"))
+
+    def segments(self) -> list[SegmentRecord]:
+        """The segments in id order."""
+        with self._lock:
+            rows = self._query("SELECT name, first_id, last_id, passages, kind, sizes FROM segments ORDER BY first_id")
+        return [SegmentRecord(*row[:5], json.loads(row[5])) for row in rows]
+
+    def tombstones(self) -> list[int]:
+        with self._lock:
+            return [row[0] for row in self._query("SELECT id FROM tombstones ORDER BY id")]
 
 
 class UpdateQueries(_Queries):

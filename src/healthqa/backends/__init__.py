@@ -41,7 +41,7 @@ class Entry:
 
     id: int
     vector: np.ndarray
-    text: str  # the passage's text, analysed for BM25 by the engine in `language`
+    text: str  # what BM25 reads of the passage (its article's title, then its text), analysed by the engine in `language`
     language: str
     site: str
     date: str  # ISO date of the article, "" when unknown

@@ -8,7 +8,8 @@ collection per index build; its schema:
     id        INT64 primary key: the passage id of the store
     vector    FLOAT_VECTOR, inner product (the vectors are normalised), index type a setting: Milvus Lite
               offers FLAT, IVF_FLAT and AUTOINDEX; a server also HNSW and DISKANN
-    text_<l>  the passage's text in the field of its language (empty in the others), analysed by a Milvus
+    text_<l>  the passage's title and text (stages.lexical_text) in the field of its language (empty in the
+              others), analysed by a Milvus
     bm25_<l>  analyser for that language, whose BM25 function fills the sparse field bm25_<l>
     language, site, date (ISO, "" when unknown), segment: the fields filters and visibility read
 
