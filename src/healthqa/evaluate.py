@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .answer import Assistant
 
 _SPACE = re.compile(r"\s+")
-_MARKER = re.compile(r"\s*\[\d+\]")
 _ARTICLES = frozenset("a an the le la les l un une des du de d".split())
 
 
@@ -202,7 +201,7 @@ class AnswerOutcome:
 
 
 def _answer_outcome(question: Question, reply: "Answer", retrieved: Sequence[Hit]) -> AnswerOutcome:
-    text = _MARKER.sub("", reply.text) if not reply.abstained else ""
+    text = read_text(reply)
     first = reply.citations[0].sentence if reply.citations else ""
     short = reply.short_answer.text if reply.short_answer else ""
     expected = None
@@ -240,6 +239,12 @@ def _answer_scores(rows: list[AnswerOutcome]) -> dict[str, Any]:
         "short_f1": share(row.short_f1 for row in rows),
         "first_citation_expected": share(with_articles) if with_articles else None,
     }
+
+
+def read_text(reply: "Answer") -> str:
+    """The answer's quotes as the user reads them, without the [n] markers the answer adds: a paper's own
+    reference numbers ("insulin [39] and heparin [40]") are part of what it quotes and stay."""
+    return "" if reply.abstained else " ".join(citation.shown for citation in reply.citations)
 
 
 def contains_answer(text: str, phrases: Sequence[str]) -> bool:
