@@ -198,6 +198,17 @@ def test_short_answer_who_is_the_name_next_to_the_verb():
     assert short("Qui a mené la série B de Kestrel ?", french, "fr") == "Harrowgate Ventures"
 
 
+
+def test_short_answer_who_reads_past_the_words_between_by_and_the_name():
+    french = ("Histalyse a levé 38 millions d'euros en série B. Le tour est mené par le fonds européen Meridian Life "
+              "Ventures, avec ses investisseurs historiques.")  # "B." reads like an initial: "Le" is no name
+    assert short("Quel fonds a mené la série B de Histalyse ?", french, "fr") == "Meridian Life Ventures"
+    chained = "Tessellate Health raised $22 million in a Series A round led by the Boston investor Bluefern Capital."
+    assert short("Quel investisseur a mené le tour de série A de Tessellate Health ?", chained) == "Bluefern Capital"
+    two = ("The flaws affect the Vitaflo 300 pump made by Corran Medical and the Vitaflo Gateway software. They were "
+           "found by Blackthorn Labs, a security firm in Rotterdam.")
+    assert short("Qui a découvert les failles des pompes Vitaflo ?", two) == "Blackthorn Labs"  # not the maker of what is asked about
+
 def test_short_answer_how_many_is_the_figure_that_counts_the_noun():
     question = "How many patients did the trial enroll?"
     assert short(question, "The trial enrolled 312 patients in phase 2.") == "312 patients"

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from .passages import sentence_spans
-from .terms import fold, words
+from .terms import fold, named_terms, words
 
 # Kinds of answer a question can ask for; "other" asks for an explanation, a description, a list.
 WHO, NUMBER, DATE, PLACE, OTHER = "who", "number", "date", "place", "other"
@@ -112,17 +112,47 @@ def kind_spans(sentence: str, kind: str, question: str = "") -> list[Span]:
             if (not _opens_sentence(sentence, m.start(), starts) or _is_name_at_start(m.group()))
             and m.group().lower() not in _CALENDAR
         ]
-    kept = [span for span in found if not _only_asked(sentence[span.start : span.end], asked)]
+    kept = [
+        span for span in found
+        if not _only_asked(sentence[span.start : span.end], asked) and sentence[span.start : span.end].lower() not in _FUNCTION_WORDS
+    ]
     return sorted(set(kept), key=lambda span: (span.start, -span.end))
 
 
-_AGENT = re.compile(r"\b(?:by|par)\s+$", re.IGNORECASE)
+# Capitalised words that never name anyone: a sentence the splitter did not see start ("…en série B. Le tour est
+# mené par…": "B." reads like an initial) opens on one of them.
+_FUNCTION_WORDS = frozenset(
+    "le la les l un une des du de au aux ce cet cette ces il elle ils elles on en dans pour par sur selon avec mais et ou "
+    "the a an this that these those it its they he she we in on at for by with from to of and or but as after before "
+    "according".split()
+)
+# What follows "by" or "par" up to the next punctuation: the party that did what the sentence says.
+_AGENT = re.compile(r"\b(?:by|par)\s+([^,.;:()]{1,100})", re.IGNORECASE)
+_LOWER_WORDS = re.compile(r"\s*(?:[a-zà-ÿ’'-]+\s+){0,3}")  # "le fonds européen ", "the "
+_CONJUNCTIONS = frozenset("and et with avec or ou alongside".split())
 
 
 def agent_spans(sentence: str, question: str = "") -> list[Span]:
-    """Names right after "by" or "par" ("led by Harrowgate Ventures", "dirigée par Hélène Marchetti"): who did
-    what the sentence says, whatever the language of the question."""
-    return [span for span in kind_spans(sentence, WHO, question) if _AGENT.search(sentence[max(0, span.start - 6) : span.start])]
+    """Names that follow "by" or "par", at most three lower-case words after it: who did what the sentence says,
+    whatever the language of the question ("led by Harrowgate Ventures", "dirigée par Hélène Marchetti", "mené
+    par le fonds européen Meridian Life Ventures"). Of names that lower-case words chain ("led by the Boston
+    investor Bluefern Capital"), the last is the party. One that holds a name the question gives comes last: "made
+    by Corran Medical and the Vitaflo Gateway" is the thing asked about, not who found its flaws."""
+    names = kind_spans(sentence, WHO, question)
+    agents = []
+    for match in _AGENT.finditer(sentence):
+        inside = [span for span in names if match.start(1) <= span.start and span.end <= match.end(1)]
+        if not inside or not _LOWER_WORDS.fullmatch(sentence, match.start(1), inside[0].start):
+            continue
+        head = inside[0]
+        for following in inside[1:]:
+            gap = sentence[head.end : following.start]
+            if not _LOWER_WORDS.fullmatch(gap) or not gap.strip() or _CONJUNCTIONS & set(gap.lower().split()):
+                break
+            head = following
+        agents.append(head)
+    asked = {fold(word) for word in named_terms(question)}
+    return sorted(dict.fromkeys(agents), key=lambda span: bool(asked & {fold(word) for word in words(sentence[span.start : span.end])}))
 
 
 # What a figure asked for measures: money, a share, a duration, or a count of things. Asked "How much did Valtrane
